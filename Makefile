@@ -1,0 +1,39 @@
+# Everything a developer or CI needs, from a fresh clone with Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PORT ?= 8000
+MOTO_PORT ?= 5000
+export PORT MOTO_PORT
+
+.PHONY: run test lint package bench clean
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sampark needs Python 3.11 or newer")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+## run: start the whole system locally on an embedded AWS (moto) and print how to use it
+run: $(INSTALLED)
+	$(BIN)/python -m tools.local_stack
+
+## test: lint, then every test
+test: $(INSTALLED) lint
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## package: chalice package + infra/ merge template -> build/sam.json and build/deployment.zip (with bytecode)
+package: $(INSTALLED)
+	$(BIN)/python -m tools.package build
+
+## bench: benchmark figures, as ratios to baselines measured in the same run
+bench: $(INSTALLED)
+	$(BIN)/python -m tools.bench
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache .chalice/deployments

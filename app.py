@@ -1,0 +1,15 @@
+"""Composition root: the Chalice app, its middleware and blueprints. No logic here."""
+
+import functools
+
+from chalice import Chalice, ConvertToMiddleware
+
+from functions import whatsapp, workers
+from shared.observability import logger, metrics
+
+app = Chalice(app_name="sampark", configure_logs=False)
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
+app.register_middleware(ConvertToMiddleware(functools.partial(metrics.log_metrics, capture_cold_start_metric=True)))
+
+app.register_blueprint(whatsapp.bp)
+app.register_blueprint(workers.bp)

@@ -1,0 +1,57 @@
+"""Queue-triggered functions: record deliveries, fetch media, send acknowledgements.
+
+Each reports partial batch failures (Powertools BatchProcessor); only the failed records come back.
+"""
+
+import json
+from datetime import datetime
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from chalice import Blueprint
+
+from shared import intake, media, replies
+from shared.domain import Channel
+
+bp = Blueprint(__name__)
+
+# Queue names are fixed so that `chalice package` can render the event sources; infra/ creates them.
+DELIVERIES_QUEUE = "sampark-deliveries"
+MEDIA_QUEUE = "sampark-media"
+REPLIES_QUEUE = "sampark-replies"
+
+
+def _process(event, record_handler):
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(
+        event=event.to_dict(), record_handler=record_handler, processor=processor, context=event.context
+    )
+
+
+@bp.on_sqs_message(queue=DELIVERIES_QUEUE, batch_size=10, name="record_deliveries")
+def record_deliveries(event):
+    return _process(event, _record_delivery)
+
+
+def _record_delivery(record: SQSRecord) -> None:
+    job = json.loads(record.body)
+    intake.process_delivery(Channel(job["channel"]), job["inbox_key"], datetime.fromisoformat(job["received_at"]))
+
+
+@bp.on_sqs_message(queue=MEDIA_QUEUE, batch_size=5, name="fetch_media")
+def fetch_media(event):
+    return _process(event, _fetch_one)
+
+
+def _fetch_one(record: SQSRecord) -> None:
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    media.fetch_media(media.MediaJob.from_dict(json.loads(record.body)), receive_count)
+
+
+@bp.on_sqs_message(queue=REPLIES_QUEUE, batch_size=10, name="send_replies")
+def send_replies(event):
+    return _process(event, _send_one)
+
+
+def _send_one(record: SQSRecord) -> None:
+    replies.send_acknowledgement(json.loads(record.body)["tip_id"])

@@ -1,0 +1,1 @@
+"""Sampark's core: domain, use cases and adapters. Importable without Chalice."""

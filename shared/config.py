@@ -1,0 +1,99 @@
+"""The one configuration reader.
+
+Every setting has one name, the same locally and in AWS. A value is looked up, on first use only, in:
+1. the process environment (``make run`` and tests set it there);
+2. for secrets, the JSON secret named by ``SECRETS_ID`` in AWS Secrets Manager (read once, then cached);
+3. the defaults below.
+Nothing is read at import time, so a handler imports with no environment at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from urllib.parse import urlsplit
+
+from shared.errors import ConfigurationError
+
+DEFAULTS: dict[str, str] = {
+    "GRAPH_API_URL": "https://graph.facebook.com/v25.0",
+    "X_API_URL": "https://api.x.com",
+    "REFERENCE_PREFIX": "DHN",
+    # A follow-up message or another photo within this many seconds joins the sender's open tip.
+    "TIP_GROUPING_WINDOW_SECONDS": "600",
+    # Meta retries a failed delivery for up to 7 days; anything older is a replay, and dedupe keys outlive it.
+    "REPLAY_HORIZON_SECONDS": str(8 * 24 * 3600),
+    "DEDUPE_RETENTION_SECONDS": str(30 * 24 * 3600),
+    # Must equal maxReceiveCount of the media queue's redrive policy (infra/resources.json).
+    "MEDIA_MAX_RECEIVES": "5",
+    "HTTP_TIMEOUT_SECONDS": "10",
+}
+
+# Credentials and keys: in AWS they live in the Secrets Manager secret, never in a plain environment variable.
+SECRET_NAMES: frozenset[str] = frozenset(
+    {
+        "META_APP_SECRET",
+        "META_VERIFY_TOKEN",
+        "WHATSAPP_ACCESS_TOKEN",
+        "MESSENGER_PAGE_ACCESS_TOKEN",
+        "X_CONSUMER_KEY",
+        "X_CONSUMER_SECRET",
+        "X_ACCESS_TOKEN",
+        "X_ACCESS_TOKEN_SECRET",
+        "SENDER_PEPPER",
+    }
+)
+
+# Identifiers of the platforms' accounts: not secret, but looked up in the secret too so that one place holds them.
+ACCOUNT_NAMES: frozenset[str] = frozenset({"WHATSAPP_PHONE_NUMBER_ID", "MESSENGER_PAGE_ID", "X_ACCOUNT_ID"})
+
+
+def get(name: str) -> str:
+    """The value of setting ``name``; ConfigurationError names it when it is set nowhere."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    if name in SECRET_NAMES or name in ACCOUNT_NAMES:
+        value = _secret_values().get(name)
+        if value:
+            return value
+    if name in DEFAULTS:
+        return DEFAULTS[name]
+    raise ConfigurationError(f"setting {name} is not configured")
+
+
+def get_int(name: str) -> int:
+    try:
+        return int(get(name))
+    except ValueError as error:
+        raise ConfigurationError(f"setting {name} must be an integer") from error
+
+
+def get_url(name: str) -> str:
+    """A base URL without its trailing slash; ConfigurationError unless it is http(s) with a host."""
+    value = get(name).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"setting {name} must be an http(s) URL")
+    return value
+
+
+@functools.cache
+def _secret_values() -> dict[str, str]:
+    secret_id = os.environ.get("SECRETS_ID")
+    if not secret_id:
+        return {}
+    from shared.aws.clients import client  # deferred: only AWS deployments read the secret
+
+    response = client("secretsmanager").get_secret_value(SecretId=secret_id)
+    try:
+        values = json.loads(response["SecretString"])
+    except (KeyError, ValueError) as error:
+        raise ConfigurationError("the Secrets Manager secret must be a JSON object") from error
+    return {key: str(value) for key, value in values.items()}
+
+
+def reset() -> None:
+    """Forget cached secrets (tests, or after a rotation)."""
+    _secret_values.cache_clear()

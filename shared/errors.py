@@ -1,0 +1,53 @@
+"""Every error Sampark raises on purpose. The edge (functions/) maps them to HTTP once."""
+
+
+class SamparkError(Exception):
+    """Base of Sampark's own errors."""
+
+
+class ConfigurationError(SamparkError):
+    """A setting is missing or malformed: the deployment, not the caller, is at fault."""
+
+
+class InvalidSignatureError(SamparkError):
+    """A webhook's signature header is missing, malformed or wrong."""
+
+
+class HandshakeRejectedError(SamparkError):
+    """A platform's subscription handshake carried the wrong token or mode."""
+
+
+class MalformedPayloadError(SamparkError):
+    """The request body is not what the platform documents (e.g. not JSON)."""
+
+
+class StorageUnavailableError(SamparkError):
+    """A durable write failed; the caller must not acknowledge and the platform should retry."""
+
+
+class DuplicateMessageError(SamparkError):
+    """The platform message was recorded before: a redelivery."""
+
+
+class OpenTipConflictError(SamparkError):
+    """Another worker opened or moved the sender's open tip at the same moment; try again."""
+
+
+class MediaRejectedError(SamparkError):
+    """The media can never be stored (forbidden host, wrong type, too large): retrying will not help."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MediaUnavailableError(SamparkError):
+    """The media could not be fetched now (network, 5xx): retrying may help."""
+
+
+class ReplyRejectedError(SamparkError):
+    """The platform refused the reply for good (e.g. outside its reply window)."""
+
+
+class ReplyUnavailableError(SamparkError):
+    """The platform could not take the reply now; retrying may help."""

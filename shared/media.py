@@ -1,0 +1,237 @@
+"""Use case: fetch one attachment from its platform and keep the original in the private bucket."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import socket
+import tempfile
+from base64 import b64decode
+from dataclasses import dataclass
+from typing import IO
+from urllib.parse import urlsplit
+
+from shared import config, http
+from shared.aws import media_store
+from shared.channels import whatsapp
+from shared.domain import Channel, MediaStatus
+from shared.errors import MediaRejectedError, MediaUnavailableError
+from shared.observability import count, logger
+from shared.storage import tips
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MediaType:
+    content_type: str
+    extension: str
+    max_bytes: int
+
+
+# Recognised by magic bytes only; the platform's declared MIME type is never trusted.
+IMAGE_JPEG = MediaType("image/jpeg", "jpg", 5 * MiB)
+IMAGE_PNG = MediaType("image/png", "png", 5 * MiB)
+IMAGE_WEBP = MediaType("image/webp", "webp", 5 * MiB)
+VIDEO_MP4 = MediaType("video/mp4", "mp4", 16 * MiB)
+VIDEO_3GP = MediaType("video/3gpp", "3gp", 16 * MiB)
+AUDIO_OGG = MediaType("audio/ogg", "ogg", 16 * MiB)
+AUDIO_AAC = MediaType("audio/aac", "aac", 16 * MiB)
+AUDIO_M4A = MediaType("audio/mp4", "m4a", 16 * MiB)
+AUDIO_AMR = MediaType("audio/amr", "amr", 16 * MiB)
+DOCUMENT_PDF = MediaType("application/pdf", "pdf", 25 * MiB)
+LARGEST_ALLOWED = max(t.max_bytes for t in (VIDEO_MP4, DOCUMENT_PDF))
+
+# Hosts the platforms serve media from (WhatsApp: lookaside.fbsbx.com; Messenger: *.fbcdn.net, *.fbsbx.com).
+PLATFORM_MEDIA_HOST_SUFFIXES = ("lookaside.fbsbx.com", ".fbcdn.net", ".fbsbx.com", ".whatsapp.net")
+_SNIFF_BYTES = 16
+_REFRESHABLE_STATUSES = (401, 403, 404, 410)
+
+
+@dataclass(frozen=True)
+class MediaJob:
+    tip_id: str
+    media_key: str
+    channel: Channel
+    media_id: str | None = None
+    url: str | None = None
+    sha256: str | None = None
+
+    @classmethod
+    def from_dict(cls, job: dict) -> MediaJob:
+        return cls(
+            tip_id=job["tip_id"],
+            media_key=job["media_key"],
+            channel=Channel(job["channel"]),
+            media_id=job.get("media_id"),
+            url=job.get("url"),
+            sha256=job.get("sha256"),
+        )
+
+
+def fetch_media(job: MediaJob, receive_count: int = 1) -> str:
+    """Download, check and store one attachment; returns the outcome. Transient failures raise to be retried."""
+    if tips.get_media_status(job.tip_id, job.media_key) is not MediaStatus.PENDING:
+        return "already_done"
+    try:
+        stored = _download_to_temp(job)
+    except MediaRejectedError as error:
+        tips.record_media_failed(job.tip_id, job.media_key, MediaStatus.REJECTED, error.reason)
+        count("MediaFailures")
+        logger.warning("media rejected", extra={"tip_id": job.tip_id, "reason": error.reason})
+        return "rejected"
+    except MediaUnavailableError as error:
+        if receive_count >= config.get_int("MEDIA_MAX_RECEIVES"):
+            # Last try before the dead-letter queue: the tip must say its media is missing.
+            tips.record_media_failed(job.tip_id, job.media_key, MediaStatus.MISSING, str(error))
+        count("MediaFailures")
+        raise
+    with stored.file:
+        key = f"tips/{job.tip_id}/{job.media_key}.{stored.media_type.extension}"
+        media_store.put(key, stored.file, content_type=stored.media_type.content_type, sha256_hex=stored.sha256)
+    tips.record_media_stored(
+        job.tip_id,
+        job.media_key,
+        s3_key=key,
+        content_type=stored.media_type.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+    )
+    count("MediaStored")
+    return "stored"
+
+
+@dataclass
+class _Stored:
+    file: IO[bytes]
+    media_type: MediaType
+    size: int
+    sha256: str
+
+
+def _download_to_temp(job: MediaJob) -> _Stored:
+    if job.channel is not Channel.WHATSAPP:
+        raise MediaRejectedError("unsupported_channel")
+    url = job.url or _resolve_whatsapp_url(job)
+    status, chunks = _start_download(url)
+    if status in _REFRESHABLE_STATUSES and job.media_id and job.url:
+        url = _resolve_whatsapp_url(job)  # the webhook's URL expired (5 minutes): ask Graph for a fresh one
+        status, chunks = _start_download(url)
+    _check_status(status, "download")
+    stored = _spool(chunks)
+    if job.sha256 and not _digest_matches(job.sha256, stored.sha256):
+        stored.file.close()
+        raise MediaUnavailableError("checksum does not match the platform's")
+    return stored
+
+
+def _resolve_whatsapp_url(job: MediaJob) -> str:
+    if not job.media_id:
+        raise MediaRejectedError("no_media_id")
+    try:
+        status, body = whatsapp.resolve_media_url(job.media_id)
+    except http.HttpError as error:
+        raise MediaUnavailableError(str(error)) from error
+    _check_status(status, "media lookup")
+    url = body.get("url")
+    if not isinstance(url, str) or not url:
+        raise MediaUnavailableError("media lookup returned no url")
+    return url
+
+
+def _start_download(url: str):
+    check_allowed_host(url)
+    try:
+        status, _, chunks = http.stream(url, headers=whatsapp.media_request_headers())
+    except http.HttpError as error:
+        raise MediaUnavailableError(str(error)) from error
+    return status, chunks
+
+
+def _check_status(status: int, step: str) -> None:
+    if status == 200:
+        return
+    if status >= 500 or status in (429, *_REFRESHABLE_STATUSES):
+        raise MediaUnavailableError(f"{step} answered {status}")
+    raise MediaRejectedError(f"{step}_status_{status}")
+
+
+def _spool(chunks) -> _Stored:
+    """Stream to a temporary file, hashing as we go, and stop at the size cap of the sniffed type."""
+    digest = hashlib.sha256()
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * MiB)  # noqa: SIM115 - returned to the caller, who closes it
+    size, media_type, head = 0, None, b""
+    try:
+        for chunk in chunks:
+            if media_type is None:
+                head += chunk
+                if len(head) >= _SNIFF_BYTES:
+                    media_type = sniff(head)
+            size += len(chunk)
+            if size > (media_type.max_bytes if media_type else LARGEST_ALLOWED):
+                raise MediaRejectedError("too_large")
+            digest.update(chunk)
+            spool.write(chunk)
+        media_type = media_type or sniff(head)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return _Stored(spool, media_type, size, digest.hexdigest())
+
+
+def sniff(head: bytes) -> MediaType:
+    """The media type of a file from its first bytes; MediaRejectedError for anything not on the list."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return IMAGE_JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return IMAGE_PNG
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return IMAGE_WEBP
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand.startswith(b"3g"):
+            return VIDEO_3GP
+        return AUDIO_M4A if brand == b"M4A " else VIDEO_MP4
+    if head.startswith(b"OggS"):
+        return AUDIO_OGG
+    if head.startswith(b"#!AMR"):
+        return AUDIO_AMR
+    if head[:2] in (b"\xff\xf1", b"\xff\xf9"):
+        return AUDIO_AAC
+    if head.startswith(b"%PDF-"):
+        return DOCUMENT_PDF
+    raise MediaRejectedError("unsupported_type")
+
+
+def check_allowed_host(url: str) -> None:
+    """Fetch only from the platforms' media hosts or the configured Graph API; never from a private address."""
+    parts = urlsplit(url)
+    graph = urlsplit(config.get_url("GRAPH_API_URL"))
+    if (parts.scheme, parts.hostname, parts.port) == (graph.scheme, graph.hostname, graph.port):
+        return
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not any(
+        host == suffix.lstrip(".") or host.endswith(suffix) for suffix in PLATFORM_MEDIA_HOST_SUFFIXES
+    ):
+        raise MediaRejectedError("host_not_allowed")
+    if not _resolves_to_public_addresses(host, parts.port or 443):
+        raise MediaRejectedError("host_not_allowed")
+
+
+def _resolves_to_public_addresses(host: str, port: int) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except OSError as error:
+        raise MediaUnavailableError(f"cannot resolve {host}") from error
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_global for info in infos)
+
+
+def _digest_matches(declared: str, actual_hex: str) -> bool:
+    """The platform's sha256 is base64 in webhooks and has been seen as hex in media lookups: accept both."""
+    if declared.lower() == actual_hex:
+        return True
+    try:
+        return b64decode(declared, validate=True).hex() == actual_hex
+    except ValueError:
+        return False

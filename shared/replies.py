@@ -1,0 +1,39 @@
+"""Use case: acknowledge a tip once, on the channel it came from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from shared import privacy, texts
+from shared.channels import whatsapp
+from shared.domain import AckStatus, Channel
+from shared.errors import ReplyRejectedError
+from shared.observability import count, logger
+from shared.storage import tips
+
+
+def send_acknowledgement(tip_id: str) -> str:
+    """Send the tip's reference to its sender unless that was done; transient failures raise to be retried."""
+    tip = tips.get_tip_for_reply(tip_id)
+    if tip is None:
+        logger.warning("acknowledgement for an unknown tip", extra={"tip_id": tip_id})
+        return "unknown_tip"
+    if tip.ack_status is AckStatus.SENT:
+        return "already_sent"
+    address = privacy.open_reply_address(tip.reply_handle)
+    try:
+        _sender(tip.channel)(address, texts.acknowledgement(tip.reference))
+    except ReplyRejectedError as error:
+        tips.set_ack_status(tip_id, AckStatus.FAILED, datetime.now(UTC))
+        count("ReplyFailures")
+        logger.warning("acknowledgement refused by the platform", extra={"tip_id": tip_id, "reason": str(error)})
+        return "rejected"
+    tips.set_ack_status(tip_id, AckStatus.SENT, datetime.now(UTC))
+    count("RepliesSent")
+    return "sent"
+
+
+def _sender(channel: Channel):
+    if channel is Channel.WHATSAPP:
+        return whatsapp.send_text
+    raise NotImplementedError(f"no sender for channel {channel}")

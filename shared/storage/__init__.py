@@ -1,0 +1,1 @@
+"""DynamoDB storage: the only package that imports PynamoDB."""

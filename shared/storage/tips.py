@@ -1,0 +1,306 @@
+"""Tip repository on DynamoDB: exactly-once recording through conditional transactions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from shared import config
+from shared.domain import (
+    AckStatus,
+    Channel,
+    MediaStatus,
+    MessageRecord,
+    NewTip,
+    OpenTip,
+    RecordedMessage,
+    TipForReply,
+    TipStatus,
+)
+from shared.errors import DuplicateMessageError, OpenTipConflictError, StorageUnavailableError
+from shared.storage import models
+from shared.storage.models import (
+    LocationAttribute,
+    MediaItem,
+    MessageItem,
+    OpenTipItem,
+    ReferenceItem,
+    TipItem,
+)
+
+_CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def _tip_pk(tip_id: str) -> str:
+    return f"TIP#{tip_id}"
+
+
+def _open_key(pseudonym: str, channel: Channel) -> tuple[str, str]:
+    return f"SENDER#{pseudonym}", f"OPEN#{channel}"
+
+
+def _message_pk(message: MessageRecord | str, channel: Channel | None = None) -> str:
+    if isinstance(message, MessageRecord):
+        return f"MSG#{message.channel}#{message.message_key}"
+    return f"MSG#{channel}#{message}"
+
+
+def find_open_tip(pseudonym: str, channel: Channel, now: datetime) -> OpenTip | None:
+    """The sender's tip that still takes follow-ups, read consistently."""
+    models.bind()
+    pk, sk = _open_key(pseudonym, channel)
+    try:
+        item = OpenTipItem.get(pk, sk, consistent_read=True)
+    except DoesNotExist:
+        return None
+    if item.open_until < now.timestamp():
+        return None
+    return OpenTip(tip_id=item.tip_id, open_until=int(item.open_until))
+
+
+def find_message(message_key: str, channel: Channel) -> RecordedMessage | None:
+    models.bind()
+    try:
+        item = MessageItem.get(_message_pk(message_key, channel), "MSG", consistent_read=True)
+    except DoesNotExist:
+        return None
+    return RecordedMessage(
+        tip_id=item.tip_id, opened_tip=bool(item.opened_tip), followups_pending=bool(item.followups_pending)
+    )
+
+
+def open_tip(tip: NewTip, message: MessageRecord) -> None:
+    """Create the tip with its first message, atomically with its reference, open-tip and dedupe records."""
+    models.bind()
+    now_epoch = int(message.received_at.timestamp())
+    pk, sk = _open_key(message.sender_pseudonym, message.channel)
+    item = TipItem(
+        pk=_tip_pk(tip.tip_id),
+        tip_id=tip.tip_id,
+        reference=tip.reference,
+        channel=str(message.channel),
+        status=str(TipStatus.NEW),
+        area_status=f"none#{TipStatus.NEW}",
+        received_at=message.received_at,
+        received_key=f"{message.received_at.isoformat()}#{tip.tip_id}",
+        sent_at=message.sent_at,
+        last_message_at=message.received_at,
+        texts=list(message.texts),
+        location=_location_attribute(message),
+        message_count=1,
+        media_count=len(message.media),
+        forwarded=message.forwarded,
+        sender_pseudonym=message.sender_pseudonym,
+        reply_handle=tip.reply_handle,
+        ack_status=str(AckStatus.PENDING),
+    )
+    operations = [
+        (
+            "message",
+            lambda tx: tx.save(_message_item(message, tip.tip_id, True), condition=MessageItem.pk.does_not_exist()),
+        ),
+        ("tip", lambda tx: tx.save(item, condition=TipItem.pk.does_not_exist())),
+        (
+            "reference",
+            lambda tx: tx.save(
+                ReferenceItem(pk=f"REF#{tip.reference}", tip_id=tip.tip_id), condition=ReferenceItem.pk.does_not_exist()
+            ),
+        ),
+        (
+            "open",
+            lambda tx: tx.save(
+                OpenTipItem(
+                    pk=pk, sk=sk, tip_id=tip.tip_id, open_until=tip.open_until, expires_at=tip.open_until + 86400
+                ),
+                condition=OpenTipItem.pk.does_not_exist() | (OpenTipItem.open_until < now_epoch),
+            ),
+        ),
+    ]
+    operations += _media_operations(tip.tip_id, message)
+    _commit(operations)
+
+
+def append_to_tip(open_tip_: OpenTip, message: MessageRecord, open_until: int) -> None:
+    """Add a follow-up message to the sender's open tip and keep the tip open a while longer."""
+    models.bind()
+    now_epoch = int(message.received_at.timestamp())
+    pk, sk = _open_key(message.sender_pseudonym, message.channel)
+    actions = [
+        TipItem.texts.set((TipItem.texts | []).append(list(message.texts))),
+        TipItem.message_count.add(1),
+        TipItem.last_message_at.set(message.received_at),
+    ]
+    if message.media:
+        actions.append(TipItem.media_count.add(len(message.media)))
+    if message.location:
+        actions.append(TipItem.location.set(_location_attribute(message)))
+    if message.forwarded:
+        actions.append(TipItem.forwarded.set(True))
+    tip_key = TipItem(pk=_tip_pk(open_tip_.tip_id))
+    open_key = OpenTipItem(pk=pk, sk=sk)
+    operations = [
+        (
+            "message",
+            lambda tx: tx.save(
+                _message_item(message, open_tip_.tip_id, False), condition=MessageItem.pk.does_not_exist()
+            ),
+        ),
+        ("tip", lambda tx: tx.update(tip_key, actions=actions, condition=TipItem.pk.exists())),
+        (
+            "open",
+            lambda tx: tx.update(
+                open_key,
+                actions=[OpenTipItem.open_until.set(open_until), OpenTipItem.expires_at.set(open_until + 86400)],
+                condition=(OpenTipItem.tip_id == open_tip_.tip_id) & (OpenTipItem.open_until >= now_epoch),
+            ),
+        ),
+    ]
+    operations += _media_operations(open_tip_.tip_id, message)
+    _commit(operations)
+
+
+def mark_followups_done(message_key: str, channel: Channel) -> None:
+    models.bind()
+    try:
+        MessageItem(pk=_message_pk(message_key, channel)).update(actions=[MessageItem.followups_pending.set(False)])
+    except UpdateError as error:
+        raise StorageUnavailableError("could not mark follow-ups done") from error
+
+
+def get_tip_for_reply(tip_id: str) -> TipForReply | None:
+    models.bind()
+    try:
+        item = TipItem.get(_tip_pk(tip_id), "TIP", consistent_read=True)
+    except DoesNotExist:
+        return None
+    return TipForReply(
+        tip_id=item.tip_id,
+        reference=item.reference,
+        channel=Channel(item.channel),
+        reply_handle=item.reply_handle,
+        ack_status=AckStatus(item.ack_status),
+    )
+
+
+def set_ack_status(tip_id: str, status: AckStatus, at: datetime) -> None:
+    """Record the acknowledgement's outcome, once: a tip already marked sent stays sent."""
+    models.bind()
+    actions = [TipItem.ack_status.set(str(status))]
+    if status is AckStatus.SENT:
+        actions.append(TipItem.ack_sent_at.set(at))
+    try:
+        TipItem(pk=_tip_pk(tip_id)).update(
+            actions=actions, condition=TipItem.pk.exists() & (TipItem.ack_status != str(AckStatus.SENT))
+        )
+    except UpdateError as error:
+        if _is_condition_failure(error):
+            return
+        raise StorageUnavailableError("could not record the acknowledgement") from error
+
+
+def get_media_status(tip_id: str, media_key: str) -> MediaStatus | None:
+    models.bind()
+    try:
+        item = MediaItem.get(_tip_pk(tip_id), f"MEDIA#{media_key}", consistent_read=True)
+    except DoesNotExist:
+        return None
+    return MediaStatus(item.status)
+
+
+def record_media_stored(tip_id: str, media_key: str, *, s3_key: str, content_type: str, size: int, sha256: str) -> None:
+    models.bind()
+    MediaItem(pk=_tip_pk(tip_id), sk=f"MEDIA#{media_key}").update(
+        actions=[
+            MediaItem.status.set(str(MediaStatus.STORED)),
+            MediaItem.s3_key.set(s3_key),
+            MediaItem.content_type.set(content_type),
+            MediaItem.size.set(size),
+            MediaItem.sha256.set(sha256),
+            MediaItem.failure.remove(),
+        ]
+    )
+
+
+def record_media_failed(tip_id: str, media_key: str, status: MediaStatus, reason: str) -> None:
+    """Mark the attachment missing or rejected, and count it on the tip once."""
+    models.bind()
+    operations = [
+        (
+            "media",
+            lambda tx: tx.update(
+                MediaItem(pk=_tip_pk(tip_id), sk=f"MEDIA#{media_key}"),
+                actions=[MediaItem.status.set(str(status)), MediaItem.failure.set(reason)],
+                condition=MediaItem.status == str(MediaStatus.PENDING),
+            ),
+        ),
+        (
+            "tip",
+            lambda tx: tx.update(TipItem(pk=_tip_pk(tip_id)), actions=[TipItem.media_missing.add(1)]),
+        ),
+    ]
+    try:
+        _commit(operations)
+    except DuplicateMessageError:  # already marked: nothing to do
+        return
+
+
+def _message_item(message: MessageRecord, tip_id: str, opened_tip: bool) -> MessageItem:
+    retention = config.get_int("DEDUPE_RETENTION_SECONDS")
+    return MessageItem(
+        pk=_message_pk(message),
+        tip_id=tip_id,
+        opened_tip=opened_tip,
+        followups_pending=True,
+        expires_at=datetime.fromtimestamp(message.received_at.timestamp() + retention, tz=UTC),
+    )
+
+
+def _media_operations(tip_id: str, message: MessageRecord) -> list:
+    def save(entry):
+        return lambda tx: tx.save(
+            MediaItem(
+                pk=_tip_pk(tip_id),
+                sk=f"MEDIA#{entry.media_key}",
+                media_key=entry.media_key,
+                kind=str(entry.kind),
+                status=str(MediaStatus.PENDING),
+                caption=entry.caption,
+                filename=entry.filename,
+            )
+        )
+
+    return [(f"media{index}", save(entry)) for index, entry in enumerate(message.media)]
+
+
+def _location_attribute(message: MessageRecord) -> LocationAttribute | None:
+    if message.location is None:
+        return None
+    loc = message.location
+    return LocationAttribute(latitude=loc.latitude, longitude=loc.longitude, name=loc.name, address=loc.address)
+
+
+def _commit(operations: list) -> None:
+    """Run the operations as one transaction and turn a cancellation into the domain error it means."""
+    connection = Connection(region=TipItem.Meta.region)
+    try:
+        with TransactWrite(connection=connection) as transaction:
+            for _, operation in operations:
+                operation(transaction)
+    except TransactWriteError as error:
+        failed = [
+            name
+            for (name, _), reason in zip(operations, error.cancellation_reasons or [], strict=False)
+            if reason is not None and reason.code == _CONDITION_FAILED
+        ]
+        if failed and failed[0] in ("message", "media"):
+            raise DuplicateMessageError("message already recorded") from error
+        if failed:
+            raise OpenTipConflictError(f"conflict on {failed[0]}") from error
+        raise StorageUnavailableError("transaction failed") from error
+
+
+def _is_condition_failure(error: PutError | UpdateError) -> bool:
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
