@@ -13,3 +13,10 @@ app.register_middleware(ConvertToMiddleware(functools.partial(metrics.log_metric
 
 app.register_blueprint(whatsapp.bp)
 app.register_blueprint(workers.bp)
+
+# Lambda entry points of the queue-triggered functions. Chalice names blueprint handlers by module
+# (functions.workers.*), so Lambda would skip this file and with it the middleware (aws/chalice#1566);
+# infra/resources.json points each function's Handler here instead.
+record_deliveries = workers.record_deliveries
+fetch_media = workers.fetch_media
+send_replies = workers.send_replies

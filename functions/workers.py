@@ -12,6 +12,7 @@ from chalice import Blueprint
 
 from shared import intake, media, replies
 from shared.domain import Channel
+from shared.observability import logger
 
 bp = Blueprint(__name__)
 
@@ -24,8 +25,21 @@ REPLIES_QUEUE = "sampark-replies"
 def _process(event, record_handler):
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(
-        event=event.to_dict(), record_handler=record_handler, processor=processor, context=event.context
+        event=event.to_dict(), record_handler=_logged(record_handler), processor=processor, context=event.context
     )
+
+
+def _logged(record_handler):
+    """Log a failed record (it will be retried, then dead-lettered) before the batch processor reports it."""
+
+    def handle(record: SQSRecord) -> None:
+        try:
+            record_handler(record)
+        except Exception:
+            logger.exception("record failed; it will be retried", extra={"message_id": record.message_id})
+            raise
+
+    return handle
 
 
 @bp.on_sqs_message(queue=DELIVERIES_QUEUE, batch_size=10, name="record_deliveries")

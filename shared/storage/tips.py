@@ -113,7 +113,11 @@ def open_tip(tip: NewTip, message: MessageRecord) -> None:
             "open",
             lambda tx: tx.save(
                 OpenTipItem(
-                    pk=pk, sk=sk, tip_id=tip.tip_id, open_until=tip.open_until, expires_at=tip.open_until + 86400
+                    pk=pk,
+                    sk=sk,
+                    tip_id=tip.tip_id,
+                    open_until=tip.open_until,
+                    expires_at=_epoch(tip.open_until + 86400),
                 ),
                 condition=OpenTipItem.pk.does_not_exist() | (OpenTipItem.open_until < now_epoch),
             ),
@@ -153,7 +157,10 @@ def append_to_tip(open_tip_: OpenTip, message: MessageRecord, open_until: int) -
             "open",
             lambda tx: tx.update(
                 open_key,
-                actions=[OpenTipItem.open_until.set(open_until), OpenTipItem.expires_at.set(open_until + 86400)],
+                actions=[
+                    OpenTipItem.open_until.set(open_until),
+                    OpenTipItem.expires_at.set(_epoch(open_until + 86400)),
+                ],
                 condition=(OpenTipItem.tip_id == open_tip_.tip_id) & (OpenTipItem.open_until >= now_epoch),
             ),
         ),
@@ -245,6 +252,10 @@ def record_media_failed(tip_id: str, media_key: str, status: MediaStatus, reason
         _commit(operations)
     except DuplicateMessageError:  # already marked: nothing to do
         return
+
+
+def _epoch(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def _message_item(message: MessageRecord, tip_id: str, opened_tip: bool) -> MessageItem:

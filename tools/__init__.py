@@ -1,0 +1,1 @@
+"""Developer tooling: the local stack, the local event-source dispatcher, packaging and benchmarks."""

@@ -1,0 +1,192 @@
+"""Create Sampark's AWS resources in moto from infra/resources.json: one source of truth for local and AWS.
+
+Only the stateful resource types the app talks to are created (KMS, DynamoDB, S3, SQS); their properties come
+from the template, with the small subset of intrinsic functions it uses resolved against a local stack name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "resources.json"
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+class LocalStack:
+    """Resolves the template's names and creates its resources through boto3 clients (pointed at moto)."""
+
+    def __init__(self, session: Any, stack_name: str = "sampark-local", template: Path = TEMPLATE) -> None:
+        self.session = session
+        self.stack_name = stack_name
+        self.region = session.region_name
+        self.template = json.loads(template.read_text())
+        self.resources: dict[str, dict[str, Any]] = self.template["Resources"]
+        self.physical: dict[str, dict[str, str]] = {}  # logical id -> {"Ref": ..., "Arn": ...}
+
+    def create_all(self) -> dict[str, str]:
+        """Create every supported resource (dependencies first) and return the app's environment variables."""
+        for logical_id in self._ordered(("AWS::KMS::Key",)):
+            self._create_kms_key(logical_id)
+        for logical_id in self._ordered(("AWS::SQS::Queue",)):
+            if "RedrivePolicy" not in self.resources[logical_id]["Properties"]:
+                self._create_queue(logical_id)
+        for logical_id in self._ordered(("AWS::SQS::Queue",)):
+            if "RedrivePolicy" in self.resources[logical_id]["Properties"]:
+                self._create_queue(logical_id)
+        for logical_id in self._ordered(("AWS::DynamoDB::Table",)):
+            self._create_table(logical_id)
+        for logical_id in self._ordered(("AWS::S3::Bucket",)):
+            self._create_bucket(logical_id)
+        return self.environment()
+
+    def environment(self) -> dict[str, str]:
+        """The Globals environment of the template, resolved; values that need AWS-only resources are left out."""
+        variables = self.template["Globals"]["Function"]["Environment"]["Variables"]
+        environment = {}
+        for name, value in variables.items():
+            try:
+                environment[name] = str(self.resolve(value))
+            except KeyError:
+                continue  # e.g. SECRETS_ID: locally, secrets come from the environment
+        return environment
+
+    def queue_for_name(self, queue_name: str) -> dict[str, str]:
+        for physical in self.physical.values():
+            if physical.get("QueueName") == queue_name:
+                return physical
+        raise KeyError(queue_name)
+
+    # --- intrinsic functions -------------------------------------------------------------------------------
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            ((function, argument),) = value.items()
+            if function == "Ref":
+                return self._ref(argument)
+            if function == "Fn::GetAtt":
+                return self.physical[argument[0]][argument[1]]
+            if function == "Fn::Sub":
+                return self._sub(argument)
+        if isinstance(value, dict):
+            return {key: self.resolve(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        return value
+
+    def _ref(self, name: str) -> str:
+        pseudo = {
+            "AWS::StackName": self.stack_name,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Region": self.region,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        return self.physical[name]["Ref"]
+
+    def _sub(self, text: str) -> str:
+        import re
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if "." in name and not name.startswith("AWS::"):
+                logical_id, attribute = name.split(".", 1)
+                return self.physical[logical_id][attribute]
+            return self._ref(name)
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+    def _ordered(self, types: tuple[str, ...]) -> list[str]:
+        return [logical_id for logical_id, resource in self.resources.items() if resource["Type"] in types]
+
+    def _properties(self, logical_id: str) -> dict[str, Any]:
+        return self.resolve(self.resources[logical_id]["Properties"])
+
+    # --- creators ------------------------------------------------------------------------------------------
+
+    def _create_kms_key(self, logical_id: str) -> None:
+        properties = self._properties(logical_id)
+        kms = self.session.client("kms")
+        key = kms.create_key(Description=properties.get("Description", logical_id))["KeyMetadata"]
+        self.physical[logical_id] = {"Ref": key["KeyId"], "Arn": key["Arn"]}
+
+    def _create_queue(self, logical_id: str) -> None:
+        properties = self._properties(logical_id)
+        name = properties.pop("QueueName")
+        attributes = {
+            key: json.dumps(value) if isinstance(value, dict) else str(value) for key, value in properties.items()
+        }
+        attributes.pop("KmsMasterKeyId", None)  # moto accepts it, but local queues need no key
+        sqs = self.session.client("sqs")
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.physical[logical_id] = {"Ref": url, "Arn": arn, "QueueName": name}
+
+    def _create_table(self, logical_id: str) -> None:
+        properties = self._properties(logical_id)
+        dynamodb = self.session.client("dynamodb")
+        dynamodb.create_table(
+            TableName=properties["TableName"],
+            BillingMode=properties["BillingMode"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            KeySchema=properties["KeySchema"],
+            GlobalSecondaryIndexes=properties.get("GlobalSecondaryIndexes", []),
+        )
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=properties["TableName"], TimeToLiveSpecification=ttl)
+        arn = dynamodb.describe_table(TableName=properties["TableName"])["Table"]["TableArn"]
+        self.physical[logical_id] = {"Ref": properties["TableName"], "Arn": arn}
+
+    def _create_bucket(self, logical_id: str) -> None:
+        properties = self._properties(logical_id)
+        name = properties["BucketName"]
+        s3 = self.session.client("s3")
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region})
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"]
+        )
+        encryption = properties.get("BucketEncryption")
+        if encryption:
+            s3.put_bucket_encryption(
+                Bucket=name,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [
+                        {
+                            "ApplyServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+                                "KMSMasterKeyID": rule["ServerSideEncryptionByDefault"].get("KMSMasterKeyID", ""),
+                            },
+                            "BucketKeyEnabled": rule.get("BucketKeyEnabled", False),
+                        }
+                        for rule in encryption["ServerSideEncryptionConfiguration"]
+                    ]
+                },
+            )
+        lifecycle = properties.get("LifecycleConfiguration")
+        if lifecycle:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(rule) for rule in lifecycle["Rules"]]}
+            )
+        self.physical[logical_id] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's lifecycle rule shape -> the S3 API's."""
+    api_rule: dict[str, Any] = {
+        "ID": rule["Id"],
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "ExpirationInDays" in rule:
+        api_rule["Expiration"] = {"Days": rule["ExpirationInDays"]}
+    if "NoncurrentVersionExpiration" in rule:
+        api_rule["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": rule["NoncurrentVersionExpiration"]["NoncurrentDays"]
+        }
+    if "AbortIncompleteMultipartUpload" in rule:
+        api_rule["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    return api_rule
