@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from shared import config, privacy
+from shared import clock, config, privacy
 from shared.aws import inbox, queues
 from shared.channels import parser_for
 from shared.domain import Channel, InboundMessage, MediaEntry, MediaRef, MessageRecord, NewTip
@@ -28,7 +28,7 @@ def accept_delivery(channel: Channel, raw_body: bytes, received_at: datetime | N
         json.loads(raw_body)
     except ValueError as error:
         raise MalformedPayloadError("request body is not valid JSON") from error
-    key = inbox.store(channel, raw_body, received_at or datetime.now(UTC))
+    key = inbox.store(channel, raw_body, received_at or clock.now())
     count("Deliveries")
     return key
 

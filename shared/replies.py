@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from shared import privacy, texts
+from shared import clock, privacy, texts
 from shared.channels import whatsapp
 from shared.domain import AckStatus, Channel
 from shared.errors import ReplyRejectedError
@@ -24,11 +22,11 @@ def send_acknowledgement(tip_id: str) -> str:
     try:
         _sender(tip.channel)(address, texts.acknowledgement(tip.reference))
     except ReplyRejectedError as error:
-        tips.set_ack_status(tip_id, AckStatus.FAILED, datetime.now(UTC))
+        tips.set_ack_status(tip_id, AckStatus.FAILED, clock.now())
         count("ReplyFailures")
         logger.warning("acknowledgement refused by the platform", extra={"tip_id": tip_id, "reason": str(error)})
         return "rejected"
-    tips.set_ack_status(tip_id, AckStatus.SENT, datetime.now(UTC))
+    tips.set_ack_status(tip_id, AckStatus.SENT, clock.now())
     count("RepliesSent")
     return "sent"
 

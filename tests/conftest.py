@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,17 @@ def _logs_follow_capture() -> None:
     from shared.observability import logger
 
     logger.registered_handler.setStream(_CurrentStdout())
+
+
+# Recorded payloads carry fixed timestamps; the clock is fixed a few hours after them so that they are fresh
+# (inside the replay horizon) whatever day the tests run.
+FIXED_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    monkeypatch.setattr("shared.clock.now", lambda: FIXED_NOW)
+    return FIXED_NOW
 
 
 @pytest.fixture
