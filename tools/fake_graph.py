@@ -118,7 +118,9 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
                 return self._json(400, {"error": {"message": "invalid JSON", "code": 100}})
             with state.lock:
                 state.replies.append({"phone_number_id": phone_number_id, "payload": payload})
-            print(f"[fake-graph] reply sent: {json.dumps(payload, ensure_ascii=False)}", flush=True)
+            # Like Meta, the fake knows the recipient; it prints only the text, so that logs stay free of numbers.
+            text = (payload.get("text") or {}).get("body", "")
+            print(f"[fake-graph] reply delivered to the citizen: {text!r}", flush=True)
             recipient = payload.get("to") or payload.get("recipient")
             return self._json(
                 200,
