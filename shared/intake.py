@@ -44,17 +44,15 @@ class DeliveryOutcome:
 
 def process_delivery(channel: Channel, inbox_key: str, received_at: datetime) -> DeliveryOutcome:
     """Parse a stored delivery and record every message in it; safe to run again on the same delivery."""
-    try:
-        raw_body = inbox.read(inbox_key)
-    except Exception as error:  # NoSuchKey: processed and discarded already
-        if _is_missing_object(error):
-            logger.info("inbox object already processed", extra={"channel": str(channel)})
-            return DeliveryOutcome()
-        raise
+    raw_body = inbox.read(inbox_key)
+    if raw_body is None:  # a redelivered queue message whose delivery was processed and discarded already
+        logger.info("inbox object already processed", extra={"channel": str(channel)})
+        return DeliveryOutcome()
     parsed = parser_for(channel)(raw_body)
     for reason in parsed.ignored:
         logger.info("ignored event", extra={"channel": str(channel), "reason": reason})
-    count("IgnoredEvents", len(parsed.ignored)) if parsed.ignored else None
+    if parsed.ignored:
+        count("IgnoredEvents", len(parsed.ignored))
     outcomes = [record_message(message, received_at) for message in parsed.messages]
     inbox.discard(inbox_key)
     return DeliveryOutcome(
@@ -156,8 +154,3 @@ def _to_record(message: InboundMessage, received_at: datetime) -> MessageRecord:
         ),
         forwarded=message.forwarded,
     )
-
-
-def _is_missing_object(error: Exception) -> bool:
-    response = getattr(error, "response", None) or {}
-    return response.get("Error", {}).get("Code") in ("NoSuchKey", "404")

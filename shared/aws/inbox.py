@@ -31,8 +31,14 @@ def store(channel: Channel, raw_body: bytes, received_at: datetime) -> str:
     return key
 
 
-def read(key: str) -> bytes:
-    return client("s3").get_object(Bucket=config.get("MEDIA_BUCKET_NAME"), Key=key)["Body"].read()
+def read(key: str) -> bytes | None:
+    """The stored body, or None when it was processed and discarded already."""
+    try:
+        return client("s3").get_object(Bucket=config.get("MEDIA_BUCKET_NAME"), Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
 
 
 def discard(key: str) -> None:

@@ -124,7 +124,7 @@ def open_tip(tip: NewTip, message: MessageRecord) -> None:
         ),
     ]
     operations += _media_operations(tip.tip_id, message)
-    _commit(operations)
+    _commit_message(operations)
 
 
 def append_to_tip(open_tip_: OpenTip, message: MessageRecord, open_until: int) -> None:
@@ -166,7 +166,7 @@ def append_to_tip(open_tip_: OpenTip, message: MessageRecord, open_until: int) -
         ),
     ]
     operations += _media_operations(open_tip_.tip_id, message)
-    _commit(operations)
+    _commit_message(operations)
 
 
 def mark_followups_done(message_key: str, channel: Channel) -> None:
@@ -250,7 +250,7 @@ def record_media_failed(tip_id: str, media_key: str, status: MediaStatus, reason
     ]
     try:
         _commit(operations)
-    except DuplicateMessageError:  # already marked: nothing to do
+    except _ConditionFailedError:  # marked before: count it once only
         return
 
 
@@ -293,23 +293,34 @@ def _location_attribute(message: MessageRecord) -> LocationAttribute | None:
     return LocationAttribute(latitude=loc.latitude, longitude=loc.longitude, name=loc.name, address=loc.address)
 
 
+class _ConditionFailedError(Exception):
+    def __init__(self, operation: str) -> None:
+        super().__init__(operation)
+        self.operation = operation
+
+
+def _commit_message(operations: list) -> None:
+    """Commit a message's transaction; a failed condition on its dedupe item means it was recorded before."""
+    try:
+        _commit(operations)
+    except _ConditionFailedError as error:
+        if error.operation == "message":
+            raise DuplicateMessageError("message already recorded") from error
+        raise OpenTipConflictError(f"conflict on {error.operation}") from error
+
+
 def _commit(operations: list) -> None:
-    """Run the operations as one transaction and turn a cancellation into the domain error it means."""
+    """Run named operations as one transaction; _ConditionFailedError names the first whose condition failed."""
     connection = Connection(region=TipItem.Meta.region)
     try:
         with TransactWrite(connection=connection) as transaction:
             for _, operation in operations:
                 operation(transaction)
     except TransactWriteError as error:
-        failed = [
-            name
-            for (name, _), reason in zip(operations, error.cancellation_reasons or [], strict=False)
-            if reason is not None and reason.code == _CONDITION_FAILED
-        ]
-        if failed and failed[0] in ("message", "media"):
-            raise DuplicateMessageError("message already recorded") from error
-        if failed:
-            raise OpenTipConflictError(f"conflict on {failed[0]}") from error
+        reasons = error.cancellation_reasons or []
+        for (name, _), reason in zip(operations, reasons, strict=False):
+            if reason is not None and reason.code == _CONDITION_FAILED:
+                raise _ConditionFailedError(name) from error
         raise StorageUnavailableError("transaction failed") from error
 
 
