@@ -49,9 +49,9 @@ def parse_delivery(raw_body: bytes) -> ParsedDelivery:
     messages: list[InboundMessage] = []
     ignored: list[str] = []
     for value in _change_values(payload, ignored):
-        ignored.extend("status" for _ in _list(value.get("statuses")))
-        ignored.extend("error" for _ in _list(value.get("errors")))
-        for raw_message in _list(value.get("messages")):
+        ignored.extend("status" for _ in _items(value, "statuses", ignored))
+        ignored.extend("error" for _ in _items(value, "errors", ignored))
+        for raw_message in _items(value, "messages", ignored):
             message_or_reason = _parse_message(raw_message)
             if isinstance(message_or_reason, str):
                 ignored.append(message_or_reason)
@@ -61,8 +61,11 @@ def parse_delivery(raw_body: bytes) -> ParsedDelivery:
 
 
 def _change_values(payload: dict[str, Any], ignored: list[str]) -> Iterator[dict[str, Any]]:
-    for entry in _list(payload.get("entry")):
-        for change in _list(entry.get("changes") if isinstance(entry, dict) else None):
+    for entry in _items(payload, "entry", ignored):
+        if not isinstance(entry, dict):
+            ignored.append("malformed")
+            continue
+        for change in _items(entry, "changes", ignored):
             if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
                 ignored.append("malformed")
             elif change.get("field") != "messages":
@@ -71,12 +74,26 @@ def _change_values(payload: dict[str, Any], ignored: list[str]) -> Iterator[dict
                 yield change["value"]
 
 
+def _items(container: dict[str, Any], key: str, ignored: list[str]) -> list[Any]:
+    """The list under ``key``; absent is empty, anything but a list is counted as malformed."""
+    value = container.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        ignored.append("malformed")
+        return []
+    return value
+
+
 def _parse_message(raw: Any) -> InboundMessage | str:
     if not isinstance(raw, dict):
         return "malformed"
     if raw.get("group_id"):
         return "group"  # a tip line answers people, not groups
-    phone, bsuid = _str(raw.get("from")), _str(raw.get("from_user_id"))
+    sender, bsuid = _str(raw.get("from")), _str(raw.get("from_user_id"))
+    # `from` is a phone number (digits) or, for username users, may itself carry the BSUID.
+    phone = sender if sender.isdigit() else ""
+    bsuid = bsuid or ("" if phone else sender)
     message_id, message_type = _str(raw.get("id")), _str(raw.get("type"))
     sent_at = _timestamp(raw.get("timestamp"))
     if not (phone or bsuid) or not message_id or sent_at is None:
@@ -110,7 +127,8 @@ def _content(message_type: str, body: Any) -> tuple[str | None, tuple[MediaRef, 
     if not isinstance(body, dict):
         return None
     if message_type == "text":
-        return _str(body.get("body")) or None, (), None
+        text = _str(body.get("body"))
+        return (text, (), None) if text else None
     if message_type in _MEDIA_TYPES:
         media = MediaRef(
             kind=_MEDIA_TYPES[message_type],
