@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 8000
 MOTO_PORT ?= 5000
-export PORT MOTO_PORT
+FAKE_GRAPH_PORT ?= 5002
+export PORT MOTO_PORT FAKE_GRAPH_PORT
 
-.PHONY: run test lint package bench clean
+.PHONY: run tips test lint package bench clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sampark needs Python 3.11 or newer")'
@@ -18,6 +19,10 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 ## run: start the whole system locally on an embedded AWS (moto) and print how to use it
 run: $(INSTALLED)
 	$(BIN)/python -m tools.local_stack
+
+## tips: the tips the running `make run` system holds, newest first (photos saved under build/local-media/)
+tips: $(INSTALLED)
+	$(BIN)/python -m tools.show_tips
 
 ## test: lint, then every test
 test: $(INSTALLED) lint

@@ -235,10 +235,10 @@ A signed delivery: a text in Hindi and English and a photo from one sender (send
   curl -i -X POST {webhook} -H 'Content-Type: application/json' -H 'X-Hub-Signature-256: {signature}' \
 --data-binary @{body_path}
 
-What happened (the reply carries the tip's reference):
-  curl -s {fake_graph}/_fake/replies
-  {aws} dynamodb scan --table-name {environment["TIPS_TABLE_NAME"]}
-  {aws} s3 ls s3://{environment["MEDIA_BUCKET_NAME"]}/tips/ --recursive
+What happened:
+  make tips MOTO_PORT={ports.moto}   the tips, newest first; their photos saved under build/local-media/
+  curl -s {fake_graph}/_fake/replies    the replies citizens got (each carries the tip's reference)
+  {aws} dynamodb scan --table-name {environment["TIPS_TABLE_NAME"]}    (with the AWS CLI)
 
 Ctrl-C stops everything.
 """
