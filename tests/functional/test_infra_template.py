@@ -1,0 +1,222 @@
+"""infra/resources.json against what the code expects of it: queues, the table, the bucket, the environment."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice.app import SQSEventConfig
+from chalice.config import Config
+from pynamodb.attributes import TTLAttribute
+
+from app import app
+from shared import config
+from shared.storage.models import ALL_MODELS, TipItem
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = json.loads((ROOT / "infra" / "resources.json").read_text())
+CHALICE_CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+GLOBAL_ENV: dict[str, Any] = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+DEPLOYED_STAGE = "dev"  # the stage tools.package builds
+# Settings shared/ reads that have no default and are not secrets: the deployment must provide every one.
+REQUIRED_SETTINGS = {
+    "TIPS_TABLE_NAME",
+    "MEDIA_BUCKET_NAME",
+    "DELIVERIES_QUEUE_URL",
+    "MEDIA_QUEUE_URL",
+    "REPLIES_QUEUE_URL",
+    "REPLY_KEY_ID",
+    "SECRETS_ID",
+}
+SQS_SOURCES = [source for source in app.event_sources if isinstance(source, SQSEventConfig)]
+
+
+def of_type(resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == resource_type}
+
+
+def queue_named(queue_name: str) -> tuple[str, dict[str, Any]]:
+    matches = [(lid, p) for lid, p in of_type("AWS::SQS::Queue").items() if p["QueueName"] == queue_name]
+    assert len(matches) == 1, f"one queue must be named {queue_name}"
+    return matches[0]
+
+
+def referenced(value: Any) -> str:
+    """The logical id of {"Ref": Id} or {"Fn::GetAtt": [Id, ...]}."""
+    return value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
+
+
+def lambda_timeout(function_name: str) -> int:
+    """As chalice resolves it for the deployed stage: stage, function and top-level settings, in its order."""
+    scoped = Config(chalice_stage=DEPLOYED_STAGE, function_name=function_name, config_from_disk=CHALICE_CONFIG)
+    return scoped.lambda_timeout
+
+
+# --- queues ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("queue_id", [lid for lid, p in of_type("AWS::SQS::Queue").items() if "RedrivePolicy" in p])
+def test_redriven_queue_has_a_receive_limit_and_a_dead_letter_queue_in_the_template(queue_id: str) -> None:
+    properties = of_type("AWS::SQS::Queue")[queue_id]
+    policy = properties["RedrivePolicy"]
+    assert isinstance(policy["maxReceiveCount"], int) and policy["maxReceiveCount"] >= 1
+    dead_letter = RESOURCES[referenced(policy["deadLetterTargetArn"])]
+    assert dead_letter["Type"] == "AWS::SQS::Queue"
+    # A message keeps its first enqueue time in the DLQ: a shorter retention there would lose it early.
+    retention = dead_letter["Properties"].get("MessageRetentionPeriod", 345600)
+    assert retention >= properties.get("MessageRetentionPeriod", 345600)
+    assert queue_id in {queue_named(s.queue)[0] for s in SQS_SOURCES}, "a redriven queue nobody consumes"
+
+
+@pytest.mark.parametrize("source", SQS_SOURCES, ids=lambda source: source.name)
+def test_visibility_timeout_is_at_least_six_function_timeouts(source: SQSEventConfig) -> None:
+    """AWS's advice for SQS event sources: otherwise a slow batch is received again while it is still running."""
+    _, properties = queue_named(source.queue)
+    assert "RedrivePolicy" in properties
+    assert properties["VisibilityTimeout"] >= 6 * lambda_timeout(source.name)
+
+
+def test_media_max_receives_is_the_media_queue_receive_limit() -> None:
+    media_queue = of_type("AWS::SQS::Queue")[referenced(GLOBAL_ENV["MEDIA_QUEUE_URL"])]
+    limit = str(media_queue["RedrivePolicy"]["maxReceiveCount"])
+    assert GLOBAL_ENV["MEDIA_MAX_RECEIVES"] == limit
+    assert config.DEFAULTS["MEDIA_MAX_RECEIVES"] == limit
+
+
+# --- table -------------------------------------------------------------------------------------------------
+
+
+def the_table() -> dict[str, Any]:
+    (table,) = of_type("AWS::DynamoDB::Table").values()
+    return table
+
+
+def key_names(key_schema: list[dict[str, str]]) -> tuple[str, str | None]:
+    keys = {key["KeyType"]: key["AttributeName"] for key in key_schema}
+    return keys["HASH"], keys.get("RANGE")
+
+
+def test_table_keys_are_the_models_keys() -> None:
+    table = the_table()
+    assert key_names(table["KeySchema"]) == (TipItem._hash_keyname, TipItem._range_keyname)
+    for model in ALL_MODELS:  # one table: every item type must use the same key attributes
+        assert (model._hash_keyname, model._range_keyname) == (TipItem._hash_keyname, TipItem._range_keyname)
+
+
+def test_table_indexes_are_the_models_indexes() -> None:
+    declared = {}
+    for index in TipItem._indexes.values():
+        attributes = index.Meta.attributes.values()
+        hash_key = next(a.attr_name for a in attributes if a.is_hash_key)
+        range_key = next((a.attr_name for a in attributes if a.is_range_key), None)
+        declared[index.Meta.index_name] = (hash_key, range_key, index.Meta.projection.projection_type)
+    in_template = {
+        index["IndexName"]: (*key_names(index["KeySchema"]), index["Projection"]["ProjectionType"])
+        for index in the_table().get("GlobalSecondaryIndexes", [])
+    }
+    assert in_template == declared
+
+
+def test_table_attribute_definitions_are_the_models_key_attributes() -> None:
+    schema = TipItem._get_schema()
+    expected = {(d["AttributeName"], d["AttributeType"]) for d in schema["attribute_definitions"]}
+    assert {(d["AttributeName"], d["AttributeType"]) for d in the_table()["AttributeDefinitions"]} == expected
+
+
+def test_ttl_is_on_the_models_ttl_attribute() -> None:
+    ttl_names = {
+        attribute.attr_name
+        for model in ALL_MODELS
+        for attribute in model.get_attributes().values()
+        if isinstance(attribute, TTLAttribute)
+    }
+    assert ttl_names == {"expires_at"}
+    assert the_table()["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+# --- bucket ------------------------------------------------------------------------------------------------
+
+BUCKET_ID = referenced(GLOBAL_ENV["MEDIA_BUCKET_NAME"])
+
+
+def bucket() -> dict[str, Any]:
+    return of_type("AWS::S3::Bucket")[BUCKET_ID]
+
+
+def test_bucket_blocks_all_public_access() -> None:
+    assert bucket()["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+
+
+def test_bucket_encrypts_with_kms_and_a_bucket_key_and_keeps_versions() -> None:
+    (rule,) = bucket()["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert RESOURCES[referenced(rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"])]["Type"] == "AWS::KMS::Key"
+    assert rule["BucketKeyEnabled"] is True
+    assert bucket()["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+def test_inbox_objects_expire_within_a_week() -> None:
+    """Raw webhook bodies hold phone numbers; the worker deletes them, the lifecycle rule catches leftovers."""
+    rules = [
+        rule
+        for rule in bucket()["LifecycleConfiguration"]["Rules"]
+        if rule["Status"] == "Enabled" and (rule.get("Prefix") or rule.get("Filter", {}).get("Prefix")) == "inbox/"
+    ]
+    assert rules and all(rule["ExpirationInDays"] <= 7 for rule in rules)
+
+
+def test_bucket_policy_denies_insecure_transport() -> None:
+    policies = [p for p in of_type("AWS::S3::BucketPolicy").values() if referenced(p["Bucket"]) == BUCKET_ID]
+    statements = [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+    denials = [
+        s
+        for s in statements
+        if s["Effect"] == "Deny"
+        and s["Principal"] in ("*", {"AWS": "*"})
+        and "s3:*" in _as_list(s["Action"])
+        and str(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")).lower() == "false"
+    ]
+    assert len(denials) == 1
+    resources = json.dumps(denials[0]["Resource"])
+    assert BUCKET_ID in resources and "/*" in resources  # the bucket and its objects
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# --- environment -------------------------------------------------------------------------------------------
+
+
+def test_globals_provide_every_required_setting() -> None:
+    assert REQUIRED_SETTINGS - set(GLOBAL_ENV) == set()
+
+
+def test_every_setting_read_by_name_has_a_default_a_secret_or_a_global() -> None:
+    """Catches a new config.get("X") that nobody deploys (dynamic names are in REQUIRED_SETTINGS)."""
+    pattern = re.compile(r"config\.get(?:_int|_url)?\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']")
+    sources = [*(ROOT / "shared").rglob("*.py"), *(ROOT / "functions").rglob("*.py"), ROOT / "app.py"]
+    read = {name for path in sources for name in pattern.findall(path.read_text())}
+    assert read, "the scan found no config.get calls: has the reader been renamed?"
+    provided = set(config.DEFAULTS) | config.SECRET_NAMES | config.ACCOUNT_NAMES | set(GLOBAL_ENV)
+    assert read - provided == set()
+
+
+def test_no_secret_is_a_plain_environment_variable() -> None:
+    """Secrets live in Secrets Manager: neither the template nor chalice's config (copied into every function)."""
+    stage = CHALICE_CONFIG.get("stages", {}).get(DEPLOYED_STAGE, {})
+    plain = [GLOBAL_ENV, CHALICE_CONFIG.get("environment_variables", {}), stage.get("environment_variables", {})]
+    plain += [f.get("environment_variables", {}) for f in CHALICE_CONFIG.get("lambda_functions", {}).values()]
+    plain += [f.get("environment_variables", {}) for f in stage.get("lambda_functions", {}).values()]
+    plain += [p.get("Environment", {}).get("Variables", {}) for p in of_type("AWS::Serverless::Function").values()]
+    leaked = {name for variables in plain for name in variables} & config.SECRET_NAMES
+    assert leaked == set()

@@ -1,0 +1,481 @@
+"""Benchmark figures (make bench), each next to a baseline measured in the same run; prints, asserts nothing.
+
+AWS is moto in-process, created from infra/resources.json (tools.resources), with the test settings; replies go to
+the fake Graph API. Timings are from whatever machine runs this: compare the ratios, not the milliseconds.
+
+  webhook    one signed WhatsApp text through the real Lambda entry point (app.app), vs json.loads + HMAC
+  requests   AWS requests made before the webhook answers (warm, and cold with secrets in Secrets Manager)
+  bulk       one delivery of 1,000 texts, webhook + every queue drained (replies included), per-message requests
+  cold       `import app` from the unzipped package vs `import boto3, chalice`, fresh `python -S -E -B` each run
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+WEBHOOK_CALLS = 200
+FLOOR_CALLS = 5000
+COLD_RUNS = 7
+BULK_MESSAGES = int(os.environ.get("BENCH_MESSAGES", "1000"))  # smaller for a quick look
+REGION = "ap-south-1"
+ROWS: list[tuple[str, str, str, str]] = []  # (measure, figure, baseline, note)
+
+
+def row(measure: str, figure: str, baseline: str = "", note: str = "") -> None:
+    ROWS.append((measure, figure, baseline, note))
+
+
+# --- instruments -------------------------------------------------------------------------------------------
+
+
+class AwsCalls:
+    """Counts botocore requests (boto3 and PynamoDB both go through BaseClient._make_api_call) and their time."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.seconds = 0.0
+        self.ignored_clients: list[Any] = []  # e.g. the dispatcher's: Lambda's event source mapping, not our code
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[AwsCalls]:
+        from botocore.client import BaseClient
+
+        original = BaseClient._make_api_call
+        recorder = self
+
+        def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(client, operation, params)
+            finally:
+                if not any(client is ignored for ignored in recorder.ignored_clients):
+                    recorder.seconds += time.perf_counter() - started
+                    recorder.calls[f"{client.meta.service_model.service_name}.{operation}"] += 1
+
+        BaseClient._make_api_call = counted
+        try:
+            yield self
+        finally:
+            BaseClient._make_api_call = original
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.seconds = 0.0
+
+
+class Sink:
+    """Swallows the JSON logs and EMF metrics printed per invocation, keeping errors and dispatcher notes."""
+
+    def __init__(self) -> None:
+        self.kept: list[str] = []
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        *lines, self._partial = (self._partial + text).split("\n")
+        self.kept += [line for line in lines if '"level":"ERROR"' in line or line.startswith("[dispatcher]")]
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def quiet(sink: Sink) -> Iterator[None]:
+    from shared.observability import logger
+
+    logger.registered_handler.setStream(sink)
+    try:
+        with contextlib.redirect_stdout(sink):  # type: ignore[type-var]
+            yield
+    finally:
+        logger.registered_handler.setStream(sys.stdout)
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+# --- the system on moto ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def fresh_aws() -> Iterator[Any]:
+    """A new moto with every resource of infra/resources.json; the app's environment points at it."""
+    import boto3
+    from moto import mock_aws
+
+    from shared import config
+    from shared.aws import clients
+    from tools.resources import LocalStack
+
+    with mock_aws():
+        stack = LocalStack(boto3.Session(region_name=REGION), stack_name="sampark-bench")
+        os.environ.update(stack.create_all())
+        clients.reset()
+        config.reset()
+        yield stack
+        clients.reset()
+
+
+@contextlib.contextmanager
+def shallow_transaction_snapshots() -> Iterator[None]:
+    """moto deep-copies the whole table for every item of every TransactWriteItems (to roll back on failure),
+    which makes 1,000 tips quadratic (minutes). Snapshot the item containers instead: Put and Delete still roll
+    back; an Update's in-place change would not, but this sequential run has no conflicts (see tips/replies)."""
+    import copy
+    import types
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if not isinstance(value, Table):
+            return copy.deepcopy(value, memo)
+        clone = copy.copy(value)
+        clone.items = type(value.items)(value.items.default_factory)  # type: ignore[attr-defined]
+        clone.items.update({key: dict(v) if isinstance(v, dict) else v for key, v in value.items.items()})
+        return clone
+
+    original = models.copy
+    models.copy = types.SimpleNamespace(deepcopy=deepcopy)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        models.copy = original
+
+
+def dispatcher_for(stack: Any) -> Any:
+    import boto3
+
+    from app import app
+    from tools.dispatcher import LocalDispatcher
+
+    def lookup(queue_name: str) -> tuple[str, str]:
+        queue = stack.queue_for_name(queue_name)
+        return queue["Ref"], queue["Arn"]
+
+    return LocalDispatcher(app, boto3.client("sqs", region_name=REGION), lookup)
+
+
+def api_event(body: bytes, signature: str) -> dict[str, Any]:
+    """An API Gateway (REST, proxy) event for Meta's POST, as Lambda hands it to app.app."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": signature,
+        "User-Agent": "facebookexternalua",
+        "Host": "example.execute-api.ap-south-1.amazonaws.com",
+    }
+    return {
+        "resource": "/webhooks/whatsapp",
+        "path": "/webhooks/whatsapp",
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/webhooks/whatsapp",
+            "httpMethod": "POST",
+            "path": "/api/webhooks/whatsapp",
+            "stage": "api",
+            "requestId": str(uuid.uuid4()),
+            "identity": {"sourceIp": "173.252.127.1", "userAgent": "facebookexternalua"},
+        },
+        "body": body.decode(),  # Meta's bodies are ASCII (\\u escapes), so this round-trips byte for byte
+        "isBase64Encoded": False,
+    }
+
+
+def call_webhook(body: bytes) -> dict[str, Any]:
+    from app import app
+    from shared.channels import meta
+    from tools.dispatcher import LambdaContext
+
+    response = app(api_event(body, meta.sign(body)), LambdaContext("sampark-dev", timeout_seconds=20))
+    if response["statusCode"] != 200:
+        raise RuntimeError(f"webhook answered {response['statusCode']}: {response.get('body')}")
+    return response
+
+
+# --- (a) + (b): one delivery ------------------------------------------------------------------------------
+
+
+def bench_webhook(body: bytes, recorder: AwsCalls, sink: Sink) -> None:
+    secret = os.environ["META_APP_SECRET"].encode()
+    floor = []
+    for _ in range(FLOOR_CALLS):
+        started = time.perf_counter()
+        json.loads(body)
+        hmac.new(secret, body, hashlib.sha256).hexdigest()
+        floor.append(time.perf_counter() - started)
+    with fresh_aws(), quiet(sink):
+        for _ in range(20):  # warm-up: clients, connection pools, first-call caches
+            call_webhook(body)
+        total, in_aws = [], []
+        for _ in range(WEBHOOK_CALLS):
+            recorder.reset()
+            started = time.perf_counter()
+            call_webhook(body)
+            total.append(time.perf_counter() - started)
+            in_aws.append(recorder.seconds)
+        recorder.reset()
+        call_webhook(body)
+        warm_calls = dict(recorder.calls)
+    own = [t - a for t, a in zip(total, in_aws, strict=True)]
+    floor_ms = median_ms(floor)
+    print("(a) webhook, warm", flush=True)
+    row(
+        "webhook per call",
+        f"{median_ms(total):.2f} ms",
+        f"floor {floor_ms * 1000:.1f} µs",
+        f"×{median_ms(total) / floor_ms:.0f}",
+    )
+    row("  of which in botocore + moto", f"{median_ms(in_aws):.2f} ms", "", "(moto stands in for AWS)")
+    row(
+        "  our code", f"{median_ms(own):.3f} ms", f"floor {floor_ms * 1000:.1f} µs", f"×{median_ms(own) / floor_ms:.0f}"
+    )
+    print("(b) AWS requests before the webhook answers", flush=True)
+    row("warm", f"{sum(warm_calls.values())}", "target ≤ 2", _ops(warm_calls))
+    cold_calls = cold_webhook_calls(body, recorder, sink)
+    row("cold, secrets in Secrets Manager", f"{sum(cold_calls.values())}", "", _ops(cold_calls))
+
+
+def cold_webhook_calls(body: bytes, recorder: AwsCalls, sink: Sink) -> dict[str, int]:
+    """As deployed: secrets come from the SECRETS_ID secret (read once per process), clients are new."""
+    import boto3
+
+    from app import app
+    from shared import config
+    from shared.channels import meta
+    from tools.dispatcher import LambdaContext
+
+    names = sorted((config.SECRET_NAMES | config.ACCOUNT_NAMES) & os.environ.keys())
+    values = {name: os.environ[name] for name in names}
+    event = api_event(body, meta.sign(body))  # signed while the app secret is still in the environment
+    with fresh_aws(), quiet(sink):
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        arn = secrets.create_secret(Name="sampark-bench-secrets", SecretString=json.dumps(values))["ARN"]
+        try:
+            for name in names:
+                del os.environ[name]
+            os.environ["SECRETS_ID"] = arn
+            config.reset()
+            recorder.reset()
+            app(event, LambdaContext("sampark-dev", timeout_seconds=20))
+            return dict(recorder.calls)
+        finally:
+            os.environ.pop("SECRETS_ID", None)
+            os.environ.update(values)
+            config.reset()
+
+
+def _ops(calls: dict[str, int], per: int = 1) -> str:
+    ordered = sorted(calls.items(), key=lambda item: (-item[1], item[0]))
+    if per == 1:
+        return ", ".join(f"{name}×{count}" for name, count in ordered)
+    # Per message where it scales with messages; once-per-delivery requests as plain counts.
+    return ", ".join(
+        f"{name} {count / per:.2f}" if count >= per / 100 else f"{name}×{count}" for name, count in ordered
+    )
+
+
+# --- (c): a thousand messages -----------------------------------------------------------------------------
+
+
+def bulk_payload(messages: int, senders: int) -> bytes:
+    """One WhatsApp delivery with ``messages`` texts sent now, from ``senders`` distinct numbers."""
+    now = str(int(time.time()))
+    numbers = [f"9170{index:08d}" for index in range(senders)]
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "919431100100", "phone_number_id": os.environ["WHATSAPP_PHONE_NUMBER_ID"]},
+        "contacts": [{"profile": {"name": f"Sender {n}"}, "wa_id": n} for n in numbers],
+        "messages": [
+            {
+                "from": numbers[index % senders],
+                "id": f"wamid.BENCH{index:06d}{uuid.uuid4().hex}",
+                "timestamp": now,
+                "type": "text",
+                "text": {"body": f"Bench tip {index}: liquor sold behind the bus stand every evening."},
+            }
+            for index in range(messages)
+        ],
+    }
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}],
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def bench_bulk(senders: int, recorder: AwsCalls, sink: Sink, graph: Any) -> None:
+    body = bulk_payload(BULK_MESSAGES, senders)
+    replies_before = len(graph.replies)
+    with fresh_aws() as stack, quiet(sink), shallow_transaction_snapshots():
+        dispatcher = dispatcher_for(stack)
+        recorder.ignored_clients = [dispatcher.sqs]
+        durations = time_invocations(dispatcher)
+        recorder.reset()
+        started = time.perf_counter()
+        call_webhook(body)
+        webhook_s = time.perf_counter() - started
+        processed = dispatcher.drain(max_rounds=10 * BULK_MESSAGES)
+        total_s = time.perf_counter() - started
+        calls = dict(recorder.calls)
+        recorder.ignored_clients = []
+        tips = count_tips(stack)
+    replies = len(graph.replies) - replies_before
+    label = f"{BULK_MESSAGES} texts / {senders} senders"
+    row(
+        f"{label}: end to end",
+        f"{total_s:.1f} s",
+        f"webhook {webhook_s * 1000:.0f} ms",
+        f"{processed} records, {tips} tips, {replies} replies",
+    )
+    row("  AWS requests per message", f"{sum(calls.values()) / BULK_MESSAGES:.2f}", "", _ops(calls, per=BULK_MESSAGES))
+    for name, seconds in sorted(durations.items()):
+        timeout = f"Lambda timeout {lambda_timeout(name)} s"
+        row(f"  {name}", f"max {max(seconds):.2f} s", f"{len(seconds)} invocations, Σ {sum(seconds):.1f} s", timeout)
+
+
+def lambda_timeout(function_name: str) -> int:
+    from chalice.config import Config
+
+    from tools.package import ROOT, STAGE
+
+    on_disk = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return Config(chalice_stage=STAGE, function_name=function_name, config_from_disk=on_disk).lambda_timeout
+
+
+def time_invocations(dispatcher: Any) -> dict[str, list[float]]:
+    """Wrap each mapped function so that every invocation's duration is recorded by function name."""
+    durations: dict[str, list[float]] = {}
+
+    def timed(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+        def run(event: dict[str, Any], context: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return handler(event, context)
+            finally:
+                durations.setdefault(name, []).append(time.perf_counter() - started)
+
+        return run
+
+    for mapping in dispatcher.mappings:
+        mapping.handler = timed(mapping.function_name, mapping.handler)
+    return durations
+
+
+def count_tips(stack: Any) -> int:
+    import boto3
+
+    table = stack.physical["TipsTable"]["Ref"]
+    pages = (
+        boto3.client("dynamodb", region_name=REGION)
+        .get_paginator("scan")
+        .paginate(
+            TableName=table,
+            FilterExpression="sk = :tip",
+            ExpressionAttributeValues={":tip": {"S": "TIP"}},
+            Select="COUNT",
+        )
+    )
+    return sum(page["Count"] for page in pages)
+
+
+# --- (d): cold import from the package --------------------------------------------------------------------
+
+COLD_CODE = (
+    "import sys, time; sys.path[0] = {folder!r}; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+)
+
+
+def import_seconds(folder: Path, statement: str) -> float:
+    """One fresh interpreter as in Lambda: no site-packages, no PYTHON* variables, no environment, no pyc writes."""
+    code = COLD_CODE.format(folder=str(folder), statement=statement)
+    result = subprocess.run(
+        [sys.executable, "-S", "-E", "-B", "-c", code], env={}, capture_output=True, text=True, check=True
+    )
+    return float(result.stdout.strip())
+
+
+def bench_cold_import() -> None:
+    from tools import package
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        raw = package.chalice_package(root / "raw") / "deployment.zip"
+        package.add_bytecode(raw, root / "with-pyc.zip")
+        for label, archive in (("with pyc", root / "with-pyc.zip"), ("as chalice zips it", raw)):
+            folder = root / label.replace(" ", "-")
+            with zipfile.ZipFile(archive) as zipped:
+                zipped.extractall(folder)
+            floor, handler, first_request = [], [], []
+            for _ in range(COLD_RUNS):  # interleaved, so that machine noise hits both alike
+                floor.append(import_seconds(folder, "import boto3, chalice"))
+                handler.append(import_seconds(folder, "import app"))
+                # app imports botocore (via PynamoDB) but not boto3, which its first request then imports.
+                first_request.append(import_seconds(folder, "import app, boto3"))
+            baseline = f"boto3+chalice {median_ms(floor):.0f} ms"
+            for measure, samples in ((f"import app, {label}", handler), ("  + boto3 (first request)", first_request)):
+                ratio = statistics.median(samples) / statistics.median(floor)
+                target = "target ≤ 1.3×" if label == "with pyc" and samples is handler else ""
+                row(measure, f"{median_ms(samples):.0f} ms", baseline, f"×{ratio:.2f} {target}".rstrip())
+
+
+# --- main --------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    from tests.conftest import TEST_SETTINGS, load_event  # noqa: F401  (importing it sets the test environment)
+    from tools.fake_graph import FakeGraphServer
+
+    # Handlers that add no metric warn on every invocation; Lambda would just log it.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    started = time.perf_counter()
+    print("(d) cold import of the API handler from the package (median of", COLD_RUNS, "runs)", flush=True)
+    bench_cold_import()
+    recorder, sink = AwsCalls(), Sink()
+    graph = FakeGraphServer(access_token=os.environ["WHATSAPP_ACCESS_TOKEN"]).start()
+    os.environ["GRAPH_API_URL"] = graph.graph_api_url
+    try:
+        with recorder.installed():
+            bench_webhook(load_event("whatsapp", "text_english"), recorder, sink)
+            print("(c) bulk delivery, processed end to end", flush=True)
+            for senders in (BULK_MESSAGES, max(1, BULK_MESSAGES // 20)):  # all distinct, then 50 per 1,000
+                bench_bulk(senders, recorder, sink, graph)
+    finally:
+        graph.stop()
+    print_table(time.perf_counter() - started, sink)
+
+
+def print_table(elapsed: float, sink: Sink) -> None:
+    widths = [max(len(r[i]) for r in ROWS) for i in range(3)]
+    print("\nSampark bench (moto in-process; ratios are to baselines measured in this run)")
+    for measure, figure, baseline, note in ROWS:
+        print(f"  {measure:<{widths[0]}}  {figure:>{widths[1]}}  {baseline:<{widths[2]}}  {note}".rstrip())
+    errors = len(sink.kept)
+    print(f"  errors logged: {errors}" + (f" (first: {sink.kept[0][:300]})" if errors else ""))
+    print(f"  bench took {elapsed:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
