@@ -3,16 +3,19 @@
 Each reports partial batch failures (Powertools BatchProcessor); only the failed records come back.
 """
 
+from __future__ import annotations
+
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 
-from shared import intake, media, replies
 from shared.domain import Channel
 from shared.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 bp = Blueprint(__name__)
 
@@ -23,6 +26,9 @@ REPLIES_QUEUE = "sampark-replies"
 
 
 def _process(event, record_handler):
+    # Imported on first use: the API handler imports this module too and should not pay for it on a cold start.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(
         event=event.to_dict(), record_handler=_logged(record_handler), processor=processor, context=event.context
@@ -48,8 +54,10 @@ def record_deliveries(event):
 
 
 def _record_delivery(record: SQSRecord) -> None:
+    from shared import recording  # use cases are imported on first use: the API handler shares this module
+
     job = json.loads(record.body)
-    intake.process_delivery(Channel(job["channel"]), job["inbox_key"], datetime.fromisoformat(job["received_at"]))
+    recording.process_delivery(Channel(job["channel"]), job["inbox_key"], datetime.fromisoformat(job["received_at"]))
 
 
 @bp.on_sqs_message(queue=MEDIA_QUEUE, batch_size=5, name="fetch_media")
@@ -58,6 +66,8 @@ def fetch_media(event):
 
 
 def _fetch_one(record: SQSRecord) -> None:
+    from shared import media
+
     receive_count = int(record.attributes.approximate_receive_count or 1)
     media.fetch_media(media.MediaJob.from_dict(json.loads(record.body)), receive_count)
 
@@ -68,4 +78,6 @@ def send_replies(event):
 
 
 def _send_one(record: SQSRecord) -> None:
+    from shared import replies
+
     replies.send_acknowledgement(json.loads(record.body)["tip_id"])

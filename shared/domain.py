@@ -89,6 +89,7 @@ class MediaStatus(enum.StrEnum):
 
 class AckStatus(enum.StrEnum):
     PENDING = "pending"
+    SENDING = "sending"  # claimed by one reply sender for a short lease
     SENT = "sent"
     FAILED = "failed"
 

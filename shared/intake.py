@@ -1,29 +1,19 @@
-"""Use cases of citizen intake: accept a delivery, then record each message exactly once as (part of) a tip."""
+"""Use case of the webhooks: make a signed delivery durable before the platform gets its 200."""
 
 from __future__ import annotations
 
 import json
-import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from shared import clock, config, privacy
-from shared.aws import inbox, queues
-from shared.channels import parser_for
-from shared.domain import Channel, InboundMessage, MediaEntry, MediaRef, MessageRecord, NewTip
-from shared.errors import DuplicateMessageError, MalformedPayloadError, OpenTipConflictError
-from shared.observability import count, logger
-from shared.references import new_reference
-from shared.storage import tips
-
-_GROUPING_ATTEMPTS = 4
-MEDIA_QUEUE = "MEDIA_QUEUE_URL"
-REPLIES_QUEUE = "REPLIES_QUEUE_URL"
+from shared import clock
+from shared.aws import inbox
+from shared.domain import Channel
+from shared.errors import MalformedPayloadError
+from shared.observability import count
 
 
 def accept_delivery(channel: Channel, raw_body: bytes, received_at: datetime | None = None) -> str:
-    """Make a signed delivery durable (raw bytes to the inbox, its key to the queue) before we answer 200."""
+    """Keep the raw bytes in the inbox and queue their key: two AWS requests, then the caller answers 200."""
     try:
         json.loads(raw_body)
     except ValueError as error:
@@ -31,126 +21,3 @@ def accept_delivery(channel: Channel, raw_body: bytes, received_at: datetime | N
     key = inbox.store(channel, raw_body, received_at or clock.now())
     count("Deliveries")
     return key
-
-
-@dataclass(frozen=True)
-class DeliveryOutcome:
-    opened: int = 0
-    joined: int = 0
-    duplicates: int = 0
-    stale: int = 0
-    ignored: int = 0
-
-
-def process_delivery(channel: Channel, inbox_key: str, received_at: datetime) -> DeliveryOutcome:
-    """Parse a stored delivery and record every message in it; safe to run again on the same delivery."""
-    raw_body = inbox.read(inbox_key)
-    if raw_body is None:  # a redelivered queue message whose delivery was processed and discarded already
-        logger.info("inbox object already processed", extra={"channel": str(channel)})
-        return DeliveryOutcome()
-    parsed = parser_for(channel)(raw_body)
-    for reason in parsed.ignored:
-        logger.info("ignored event", extra={"channel": str(channel), "reason": reason})
-    if parsed.ignored:
-        count("IgnoredEvents", len(parsed.ignored))
-    outcomes = [record_message(message, received_at) for message in parsed.messages]
-    inbox.discard(inbox_key)
-    return DeliveryOutcome(
-        opened=outcomes.count("opened"),
-        joined=outcomes.count("joined"),
-        duplicates=outcomes.count("duplicate"),
-        stale=outcomes.count("stale"),
-        ignored=len(parsed.ignored),
-    )
-
-
-def record_message(message: InboundMessage, received_at: datetime) -> str:
-    """Store one message: open a tip or join the sender's open one. Returns what happened."""
-    if received_at - message.sent_at > timedelta(seconds=config.get_int("REPLAY_HORIZON_SECONDS")):
-        count("StaleMessages")
-        logger.info("message older than the replay horizon dropped", extra={"channel": str(message.channel)})
-        return "stale"
-    record = _to_record(message, received_at)
-    for _ in range(_GROUPING_ATTEMPTS):
-        try:
-            return _open_or_join(message, record)
-        except DuplicateMessageError:
-            _finish_duplicate(message, record)
-            count("Duplicates")
-            return "duplicate"
-        except OpenTipConflictError:
-            continue  # another worker opened or moved the tip this instant: look again
-    raise OpenTipConflictError("sender's open tip kept changing")
-
-
-def _open_or_join(message: InboundMessage, record: MessageRecord) -> str:
-    window = config.get_int("TIP_GROUPING_WINDOW_SECONDS")
-    open_until = int(record.received_at.timestamp()) + window
-    current = tips.find_open_tip(record.sender_pseudonym, record.channel, record.received_at)
-    if current is not None:
-        tips.append_to_tip(current, record, open_until)
-        _send_followups(message, record, current.tip_id, opened_tip=False)
-        count("MessagesJoined")
-        return "joined"
-    tip = NewTip(
-        tip_id=str(uuid.uuid4()),
-        reference=new_reference(),
-        reply_handle=privacy.seal_reply_address(message.reply_address),
-        open_until=open_until,
-    )
-    tips.open_tip(tip, record)
-    _send_followups(message, record, tip.tip_id, opened_tip=True)
-    count("TipsOpened")
-    logger.info("tip opened", extra={"tip_id": tip.tip_id, "channel": str(record.channel)})
-    return "opened"
-
-
-def _finish_duplicate(message: InboundMessage, record: MessageRecord) -> None:
-    """A redelivery records nothing; it only finishes follow-ups a crash may have left unsent."""
-    seen = tips.find_message(record.message_key, record.channel)
-    if seen is not None and seen.followups_pending:
-        _send_followups(message, record, seen.tip_id, opened_tip=seen.opened_tip)
-
-
-def _send_followups(message: InboundMessage, record: MessageRecord, tip_id: str, *, opened_tip: bool) -> None:
-    media_jobs = [
-        _media_job(tip_id, record.channel, entry, ref) for entry, ref in zip(record.media, message.media, strict=True)
-    ]
-    if media_jobs:
-        queues.enqueue(MEDIA_QUEUE, media_jobs)
-    if opened_tip:  # one acknowledgement per tip, not per message or photo
-        queues.enqueue(REPLIES_QUEUE, [{"tip_id": tip_id}])
-    tips.mark_followups_done(record.message_key, record.channel)
-
-
-def _media_job(tip_id: str, channel: Channel, entry: MediaEntry, ref: MediaRef) -> dict[str, Any]:
-    return {
-        "tip_id": tip_id,
-        "media_key": entry.media_key,
-        "channel": str(channel),
-        "kind": str(entry.kind),
-        "media_id": ref.media_id,
-        "url": ref.url,
-        "mime_type": ref.mime_type,
-        "sha256": ref.sha256,
-    }
-
-
-def _to_record(message: InboundMessage, received_at: datetime) -> MessageRecord:
-    key = privacy.message_key(message.channel, message.external_id)
-    texts = [message.text] if message.text else []
-    texts += [ref.caption for ref in message.media if ref.caption]
-    return MessageRecord(
-        message_key=key,
-        channel=message.channel,
-        sender_pseudonym=privacy.sender_pseudonym(message.channel, message.sender_id),
-        received_at=received_at,
-        sent_at=message.sent_at,
-        texts=tuple(texts),
-        location=message.location,
-        media=tuple(
-            MediaEntry(media_key=f"{key[:20]}-{index}", kind=ref.kind, caption=ref.caption, filename=ref.filename)
-            for index, ref in enumerate(message.media)
-        ),
-        forwarded=message.forwarded,
-    )

@@ -5,9 +5,12 @@ from __future__ import annotations
 from shared import clock, privacy, texts
 from shared.channels import whatsapp
 from shared.domain import AckStatus, Channel
-from shared.errors import ReplyRejectedError
+from shared.errors import ReplyRejectedError, ReplyUnavailableError
 from shared.observability import count, logger
 from shared.storage import tips
+
+# Shorter than the replies queue's visibility timeout, so that a crashed sender's retry finds the claim lapsed.
+_CLAIM_LEASE_SECONDS = 60
 
 
 def send_acknowledgement(tip_id: str) -> str:
@@ -16,11 +19,17 @@ def send_acknowledgement(tip_id: str) -> str:
     if tip is None:
         logger.warning("acknowledgement for an unknown tip", extra={"tip_id": tip_id})
         return "unknown_tip"
-    if tip.ack_status is AckStatus.SENT:
-        return "already_sent"
+    if tip.ack_status in (AckStatus.SENT, AckStatus.FAILED):
+        return f"already_{tip.ack_status}"
+    # The claim stops two copies of the job (a redelivery's follow-ups, an SQS retry) from both sending.
+    if not tips.claim_ack(tip_id, clock.now(), _CLAIM_LEASE_SECONDS):
+        return "claimed_elsewhere"
     address = privacy.open_reply_address(tip.reply_handle)
     try:
         _sender(tip.channel)(address, texts.acknowledgement(tip.reference))
+    except ReplyUnavailableError:
+        tips.set_ack_status(tip_id, AckStatus.PENDING, clock.now())  # release the claim for the retry
+        raise
     except ReplyRejectedError as error:
         tips.set_ack_status(tip_id, AckStatus.FAILED, clock.now())
         count("ReplyFailures")

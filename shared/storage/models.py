@@ -89,6 +89,7 @@ class TipItem(Model):
     reply_handle = BinaryAttribute(legacy_encoding=False)  # KMS ciphertext; only the reply sender decrypts it
     ack_status = UnicodeAttribute()
     ack_sent_at = UTCDateTimeAttribute(null=True)
+    ack_lease_until = NumberAttribute(null=True)  # epoch seconds; a crashed sender's claim lapses then
 
     by_status = StatusIndex()
     by_area_status = AreaStatusIndex()

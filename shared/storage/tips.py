@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from pynamodb.connection import Connection
@@ -193,9 +194,9 @@ def get_tip_for_reply(tip_id: str) -> TipForReply | None:
 
 
 def set_ack_status(tip_id: str, status: AckStatus, at: datetime) -> None:
-    """Record the acknowledgement's outcome, once: a tip already marked sent stays sent."""
+    """Record the acknowledgement's outcome (or release a claim with PENDING); a tip marked sent stays sent."""
     models.bind()
-    actions = [TipItem.ack_status.set(str(status))]
+    actions = [TipItem.ack_status.set(str(status)), TipItem.ack_lease_until.remove()]
     if status is AckStatus.SENT:
         actions.append(TipItem.ack_sent_at.set(at))
     try:
@@ -206,6 +207,28 @@ def set_ack_status(tip_id: str, status: AckStatus, at: datetime) -> None:
         if _is_condition_failure(error):
             return
         raise StorageUnavailableError("could not record the acknowledgement") from error
+
+
+def claim_ack(tip_id: str, now: datetime, lease_seconds: int) -> bool:
+    """Take the tip's acknowledgement for one sender: True unless it is sent or another sender's lease runs."""
+    models.bind()
+    now_epoch = int(now.timestamp())
+    claimable = (TipItem.ack_status == str(AckStatus.PENDING)) | (
+        (TipItem.ack_status == str(AckStatus.SENDING)) & (TipItem.ack_lease_until < now_epoch)
+    )
+    try:
+        TipItem(pk=_tip_pk(tip_id)).update(
+            actions=[
+                TipItem.ack_status.set(str(AckStatus.SENDING)),
+                TipItem.ack_lease_until.set(now_epoch + lease_seconds),
+            ],
+            condition=TipItem.pk.exists() & claimable,
+        )
+    except UpdateError as error:
+        if _is_condition_failure(error):
+            return False
+        raise StorageUnavailableError("could not claim the acknowledgement") from error
+    return True
 
 
 def get_media_status(tip_id: str, media_key: str) -> MediaStatus | None:
@@ -293,6 +316,12 @@ def _location_attribute(message: MessageRecord) -> LocationAttribute | None:
     return LocationAttribute(latitude=loc.latitude, longitude=loc.longitude, name=loc.name, address=loc.address)
 
 
+@functools.cache
+def _connection(region: str) -> Connection:
+    """One connection per container: each new one builds a botocore client (about 45 ms)."""
+    return Connection(region=region)
+
+
 class _ConditionFailedError(Exception):
     def __init__(self, operation: str) -> None:
         super().__init__(operation)
@@ -311,7 +340,7 @@ def _commit_message(operations: list) -> None:
 
 def _commit(operations: list) -> None:
     """Run named operations as one transaction; _ConditionFailedError names the first whose condition failed."""
-    connection = Connection(region=TipItem.Meta.region)
+    connection = _connection(TipItem.Meta.region)
     try:
         with TransactWrite(connection=connection) as transaction:
             for _, operation in operations:

@@ -7,7 +7,7 @@ from unittest import mock
 
 import pytest
 
-from shared import intake
+from shared import recording
 from tests.helpers import add_album_media, bucket_keys, media_items, post_whatsapp, tips
 
 
@@ -95,7 +95,7 @@ def test_processed_delivery_leaves_no_inbox_copy(api, dispatcher, fake_graph, aw
 def test_crash_after_recording_still_sends_follow_ups_on_retry(api, dispatcher, fake_graph, aws, monkeypatch):
     # GIVEN the queue for follow-ups fails once, right after the tip was recorded
     add_album_media(fake_graph)
-    real_enqueue = intake.queues.enqueue
+    real_enqueue = recording.queues.enqueue
     calls = {"n": 0}
 
     def flaky_enqueue(queue, jobs):
@@ -104,7 +104,7 @@ def test_crash_after_recording_still_sends_follow_ups_on_retry(api, dispatcher, 
             raise RuntimeError("SQS unavailable")
         return real_enqueue(queue, jobs)
 
-    monkeypatch.setattr(intake.queues, "enqueue", flaky_enqueue)
+    monkeypatch.setattr(recording.queues, "enqueue", flaky_enqueue)
     # make the failed record visible again at once, as after its visibility timeout
     import boto3
 
@@ -136,8 +136,8 @@ def test_concurrent_workers_on_one_sender_share_one_tip(aws, fake_graph):
     from tests.conftest import FIXED_NOW, load_event
 
     messages = [whatsapp.parse_delivery(load_event("whatsapp", f"album_photo_{i}")).messages[0] for i in (1, 2, 3)]
-    with mock.patch.object(intake.queues, "enqueue"), ThreadPoolExecutor(3) as pool:
-        outcomes = list(pool.map(lambda message: intake.record_message(message, FIXED_NOW), messages))
+    with mock.patch.object(recording.queues, "enqueue"), ThreadPoolExecutor(3) as pool:
+        outcomes = list(pool.map(lambda message: recording.record_message(message, FIXED_NOW), messages))
     # THEN exactly one opened the tip and the others joined it
     assert sorted(outcomes) == ["joined", "joined", "opened"]
     [tip] = tips(aws)

@@ -8,7 +8,7 @@ from unittest import mock
 import boto3
 import pytest
 
-from shared import intake, media, replies
+from shared import media, recording, replies
 from shared.channels import whatsapp
 from shared.domain import Channel, ReplyAddress
 from shared.errors import MediaUnavailableError, ReplyUnavailableError
@@ -27,10 +27,10 @@ def recorded_photo(aws, fake_graph, photo):
     """album_photo_1 recorded as a tip; returns its (media job, reply job) without running them."""
     fake_graph.add_media("1210000000000101", photo, "image/jpeg")
     message = whatsapp.parse_delivery(load_event("whatsapp", "album_photo_1")).messages[0]
-    with mock.patch.object(intake.queues, "enqueue") as enqueue:
-        assert intake.record_message(message, FIXED_NOW) == "opened"
+    with mock.patch.object(recording.queues, "enqueue") as enqueue:
+        assert recording.record_message(message, FIXED_NOW) == "opened"
     jobs = {call.args[0]: call.args[1][0] for call in enqueue.call_args_list}
-    return jobs[intake.MEDIA_QUEUE], jobs[intake.REPLIES_QUEUE]
+    return jobs[recording.MEDIA_QUEUE], jobs[recording.REPLIES_QUEUE]
 
 
 def _job(recorded_photo, **changes) -> media.MediaJob:
@@ -112,7 +112,7 @@ def test_media_that_keeps_failing_ends_in_the_dead_letter_queue(aws, recorded_ph
     queue_url = aws.physical["MediaQueue"]["Ref"]
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "0"})
     fake_graph.fail_next("/media/", *[503] * 20)
-    intake.queues.enqueue(intake.MEDIA_QUEUE, [recorded_photo[0]])
+    recording.queues.enqueue(recording.MEDIA_QUEUE, [recorded_photo[0]])
     # WHEN the dispatcher keeps retrying it as Lambda would
     for _ in range(10):
         dispatcher.poll_once()
@@ -165,3 +165,22 @@ def test_username_users_are_answered_by_bsuid(fake_graph):
     [reply] = fake_graph.replies
     assert reply["payload"]["recipient"] == "IN.2001882299334455667"
     assert "to" not in reply["payload"]
+
+
+def test_a_claimed_acknowledgement_is_not_sent_twice_until_the_claim_lapses(
+    aws, recorded_photo, fake_graph, monkeypatch
+):
+    # GIVEN another reply sender claimed the acknowledgement and then crashed
+    from datetime import timedelta
+
+    from shared.storage import tips as tip_store
+
+    tip_id = recorded_photo[1]["tip_id"]
+    assert tip_store.claim_ack(tip_id, FIXED_NOW, lease_seconds=60)
+    # WHEN a second copy of the job runs during the lease, and again after it
+    during = replies.send_acknowledgement(tip_id)
+    monkeypatch.setattr("shared.clock.now", lambda: FIXED_NOW + timedelta(minutes=2))
+    after = replies.send_acknowledgement(tip_id)
+    # THEN only the run after the lease sends, once
+    assert (during, after) == ("claimed_elsewhere", "sent")
+    assert len(fake_graph.replies) == 1

@@ -176,16 +176,11 @@ def test_queue_functions_report_partial_failures_from_their_queue_via_app_py(bui
     assert seen == set(queues_by_function)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="functions/workers.py imports the Powertools batch utility (and with it asyncio and every event data "
-    "class, ~16 ms) at module level, so the API handler pays it on every cold start: `import app` measures "
-    "1.4-1.5x `import boto3, chalice` (make bench; target <= 1.3x). Import it inside _process instead.",
-)
 def test_api_handler_cold_start_skips_worker_only_modules(built: Built) -> None:
+    # The webhook only writes the inbox: batch processing and PynamoDB are the workers' cold-start cost.
     code = (
         f"import sys; sys.path[0] = {str(built.task_root)!r}; import app; "
-        "print(sorted(m for m in sys.modules if m.startswith('aws_lambda_powertools.utilities.batch')))"
+        "print(sorted(m for m in sys.modules if m.startswith(('aws_lambda_powertools.utilities.batch', 'pynamodb'))))"
     )
     result = import_in_task_root(built.task_root, code)
     assert result.returncode == 0, result.stderr
