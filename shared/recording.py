@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +17,6 @@ from shared.references import new_reference
 from shared.storage import tips
 
 _GROUPING_ATTEMPTS = 4
-_PARALLEL_SENDERS = 8  # I/O-bound: each message is a few sequential AWS requests
 MEDIA_QUEUE = "MEDIA_QUEUE_URL"
 REPLIES_QUEUE = "REPLIES_QUEUE_URL"
 
@@ -56,18 +53,8 @@ def process_delivery(channel: Channel, inbox_key: str, received_at: datetime) ->
 
 
 def _record_all(messages: tuple[InboundMessage, ...], received_at: datetime) -> list[str]:
-    """Senders in parallel (a delivery can hold 1,000 messages), each sender's messages in the order sent."""
-    by_sender: dict[tuple[Channel, str], list[InboundMessage]] = defaultdict(list)
-    for message in messages:
-        by_sender[(message.channel, message.sender_id)].append(message)
-
-    def record_sender(batch: list[InboundMessage]) -> list[str]:
-        return [record_message(message, received_at) for message in sorted(batch, key=lambda m: m.sent_at)]
-
-    if len(by_sender) <= 1:
-        return [outcome for batch in by_sender.values() for outcome in record_sender(batch)]
-    with ThreadPoolExecutor(max_workers=min(_PARALLEL_SENDERS, len(by_sender))) as pool:
-        return [outcome for outcomes in pool.map(record_sender, by_sender.values()) for outcome in outcomes]
+    """One message after another, each sender's in the order sent (sequential: see README, "Throughput")."""
+    return [record_message(message, received_at) for message in sorted(messages, key=lambda m: m.sent_at)]
 
 
 def record_message(message: InboundMessage, received_at: datetime) -> str:

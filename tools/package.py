@@ -35,13 +35,27 @@ def venv_script(name: str) -> str:
 
 
 def chalice_package(dest: Path) -> Path:
-    """Run `chalice package` into ``dest``; returns ``dest`` (holding sam.json and deployment.zip)."""
+    """Run `chalice package` into ``dest``; returns ``dest`` (holding sam.json and deployment.zip).
+
+    Chalice writes its cached zip in place (.chalice/deployments/) and reuses any file it finds there, so an
+    interrupted build leaves a broken zip that every later build would ship: such a cache entry is removed and
+    the build runs once more.
+    """
+    _run_chalice_package(dest)
+    if not zipfile.is_zipfile(dest / "deployment.zip"):
+        print("chalice's cached deployment zip is broken: rebuilding it", file=sys.stderr)
+        for cached in (ROOT / ".chalice" / "deployments").glob("*.zip"):
+            cached.unlink()
+        _run_chalice_package(dest)
+    return dest
+
+
+def _run_chalice_package(dest: Path) -> None:
     env = dict(os.environ)
     env.setdefault("AWS_DEFAULT_REGION", "ap-south-1")  # chalice refuses to run without a region
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # chalice imports app.py: keep stray .pyc out of vendor/'s links
     command = [venv_script("chalice"), "package", "--stage", STAGE, "--merge-template", str(MERGE_TEMPLATE)]
     subprocess.run([*command, str(dest)], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    return dest
 
 
 def functions_of(template: dict) -> dict[str, dict]:

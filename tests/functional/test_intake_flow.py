@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 
@@ -128,17 +127,25 @@ def test_stale_message_beyond_the_replay_horizon_is_dropped(api, dispatcher, fak
     assert fake_graph.replies == []
 
 
-def test_concurrent_workers_on_one_sender_share_one_tip(aws, fake_graph):
-    # GIVEN three messages of one sender recorded by three workers at the same moment
-    from concurrent.futures import ThreadPoolExecutor
-
+def test_two_workers_racing_on_one_sender_share_one_tip(aws, monkeypatch):
+    # GIVEN worker B looked for the sender's open tip just before worker A opened it (parallel album webhooks)
     from shared.channels import whatsapp
+    from shared.storage import tips as tip_store
     from tests.conftest import FIXED_NOW, load_event
 
-    messages = [whatsapp.parse_delivery(load_event("whatsapp", f"album_photo_{i}")).messages[0] for i in (1, 2, 3)]
-    with mock.patch.object(recording.queues, "enqueue"), ThreadPoolExecutor(3) as pool:
-        outcomes = list(pool.map(lambda message: recording.record_message(message, FIXED_NOW), messages))
-    # THEN exactly one opened the tip and the others joined it
-    assert sorted(outcomes) == ["joined", "joined", "opened"]
+    first, second = (whatsapp.parse_delivery(load_event("whatsapp", f"album_photo_{i}")).messages[0] for i in (1, 2))
+    monkeypatch.setattr(recording.queues, "enqueue", lambda queue, jobs: None)
+    assert recording.record_message(first, FIXED_NOW) == "opened"
+    real_find, reads = tip_store.find_open_tip, []
+
+    def find_open_tip(*args):
+        reads.append(args)
+        return None if len(reads) == 1 else real_find(*args)  # B's first read predates A's commit
+
+    monkeypatch.setattr(tip_store, "find_open_tip", find_open_tip)
+    # WHEN worker B records its photo
+    outcome = recording.record_message(second, FIXED_NOW)
+    # THEN B's attempt to open a second tip is refused by the open-tip condition, and it joins A's tip instead
+    assert (outcome, len(reads)) == ("joined", 2)
     [tip] = tips(aws)
-    assert tip["media_count"]["N"] == "3"
+    assert tip["media_count"]["N"] == "2"
