@@ -7,6 +7,9 @@ PORT ?= 8000
 MOTO_PORT ?= 5000
 FAKE_GRAPH_PORT ?= 5002
 export PORT MOTO_PORT FAKE_GRAPH_PORT
+# No .pyc in the source tree: `chalice package` zips vendor/ (links to functions/ and shared/) while tests and
+# `chalice local` import the same modules, and a cache file appearing mid-walk breaks the zip.
+export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run tips test lint package bench clean
 

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import IO
 from urllib.parse import urlsplit
 
-from shared import config, http
+from shared import channels, config, http
 from shared.aws import media_store
-from shared.channels import whatsapp
 from shared.domain import Channel, MediaStatus
 from shared.errors import MediaRejectedError, MediaUnavailableError
 from shared.observability import count, logger
@@ -42,8 +41,6 @@ AUDIO_AMR = MediaType("audio/amr", "amr", 16 * MiB)
 DOCUMENT_PDF = MediaType("application/pdf", "pdf", 25 * MiB)
 LARGEST_ALLOWED = max(t.max_bytes for t in (VIDEO_MP4, DOCUMENT_PDF))
 
-# Hosts the platforms serve media from (WhatsApp: lookaside.fbsbx.com; Messenger: *.fbcdn.net, *.fbsbx.com).
-PLATFORM_MEDIA_HOST_SUFFIXES = ("lookaside.fbsbx.com", ".fbcdn.net", ".fbsbx.com", ".whatsapp.net")
 _SNIFF_BYTES = 16
 _REFRESHABLE_STATUSES = (401, 403, 404, 410)
 
@@ -110,13 +107,12 @@ class _Stored:
 
 
 def _download_to_temp(job: MediaJob) -> _Stored:
-    if job.channel is not Channel.WHATSAPP:
-        raise MediaRejectedError("unsupported_channel")
-    url = job.url or _resolve_whatsapp_url(job)
-    status, chunks = _start_download(url)
+    adapter = channels.adapter(job.channel)
+    url = job.url or _resolve(adapter, job)
+    status, chunks = _start_download(adapter, job.channel, url)
     if status in _REFRESHABLE_STATUSES and job.media_id and job.url:
-        url = _resolve_whatsapp_url(job)  # the webhook's URL expired (5 minutes): ask Graph for a fresh one
-        status, chunks = _start_download(url)
+        # The URL in the webhook expired (WhatsApp's live 5 minutes): ask the platform for a fresh one.
+        status, chunks = _start_download(adapter, job.channel, _resolve(adapter, job))
     _check_status(status, "download")
     stored = _spool(chunks)
     if job.sha256 and not _digest_matches(job.sha256, stored.sha256):
@@ -125,24 +121,16 @@ def _download_to_temp(job: MediaJob) -> _Stored:
     return stored
 
 
-def _resolve_whatsapp_url(job: MediaJob) -> str:
+def _resolve(adapter: channels.ChannelAdapter, job: MediaJob) -> str:
     if not job.media_id:
         raise MediaRejectedError("no_media_id")
-    try:
-        status, body = whatsapp.resolve_media_url(job.media_id)
-    except http.HttpError as error:
-        raise MediaUnavailableError(str(error)) from error
-    _check_status(status, "media lookup")
-    url = body.get("url")
-    if not isinstance(url, str) or not url:
-        raise MediaUnavailableError("media lookup returned no url")
-    return url
+    return adapter.resolve_media_url(job.media_id)
 
 
-def _start_download(url: str):
-    check_allowed_host(url)
+def _start_download(adapter: channels.ChannelAdapter, channel: Channel, url: str):
+    check_allowed_host(url, channel)
     try:
-        status, _, chunks = http.stream(url, headers=whatsapp.media_request_headers())
+        status, _, chunks = http.stream(url, headers=adapter.media_headers(url))
     except http.HttpError as error:
         raise MediaUnavailableError(str(error)) from error
     return status, chunks
@@ -204,15 +192,16 @@ def sniff(head: bytes) -> MediaType:
     raise MediaRejectedError("unsupported_type")
 
 
-def check_allowed_host(url: str) -> None:
-    """Fetch only from the platforms' media hosts or the configured Graph API; never from a private address."""
+def check_allowed_host(url: str, channel: Channel = Channel.WHATSAPP) -> None:
+    """Fetch only from the platform's media hosts or its configured API; never from a private address."""
+    adapter = channels.adapter(channel)
     parts = urlsplit(url)
-    graph = urlsplit(config.get_url("GRAPH_API_URL"))
-    if (parts.scheme, parts.hostname, parts.port) == (graph.scheme, graph.hostname, graph.port):
+    api = urlsplit(config.get_url(adapter.API_URL_SETTING))
+    if (parts.scheme, parts.hostname, parts.port) == (api.scheme, api.hostname, api.port):
         return
     host = (parts.hostname or "").lower()
     if parts.scheme != "https" or not any(
-        host == suffix.lstrip(".") or host.endswith(suffix) for suffix in PLATFORM_MEDIA_HOST_SUFFIXES
+        host == suffix.lstrip(".") or host.endswith(suffix) for suffix in adapter.MEDIA_HOST_SUFFIXES
     ):
         raise MediaRejectedError("host_not_allowed")
     if not _resolves_to_public_addresses(host, parts.port or 443):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from shared import clock, privacy, texts
-from shared.channels import whatsapp
+from shared import channels, clock, privacy, texts
 from shared.domain import AckStatus, Channel
 from shared.errors import ReplyRejectedError, ReplyUnavailableError
 from shared.observability import count, logger
@@ -41,6 +40,4 @@ def send_acknowledgement(tip_id: str) -> str:
 
 
 def _sender(channel: Channel):
-    if channel is Channel.WHATSAPP:
-        return whatsapp.send_text
-    raise NotImplementedError(f"no sender for channel {channel}")
+    return channels.adapter(channel).send_text

@@ -20,7 +20,17 @@ from shared.domain import (
     ParsedDelivery,
     ReplyAddress,
 )
-from shared.errors import MalformedPayloadError, ReplyRejectedError, ReplyUnavailableError
+from shared.errors import (
+    MalformedPayloadError,
+    MediaRejectedError,
+    MediaUnavailableError,
+    ReplyRejectedError,
+    ReplyUnavailableError,
+)
+
+API_URL_SETTING = "GRAPH_API_URL"
+# https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/media
+MEDIA_HOST_SUFFIXES = ("lookaside.fbsbx.com", ".fbsbx.com", ".fbcdn.net", ".whatsapp.net")
 
 _MEDIA_TYPES = {
     "image": MediaKind.IMAGE,
@@ -192,22 +202,30 @@ def _auth_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {config.get('WHATSAPP_ACCESS_TOKEN')}"}
 
 
-def media_request_headers() -> dict[str, str]:
-    """Headers for downloading a media URL: Meta refuses the download without the same bearer token."""
+def media_headers(url: str) -> dict[str, str]:
+    """Meta refuses a media download without the same bearer token."""
     return _auth_headers()
 
 
 # https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/media
 # GET /{media-id}?phone_number_id=… -> {"url": "https://lookaside.fbsbx.com/…", "mime_type": "image/jpeg",
 #                                        "sha256": "…", "file_size": "…", "id": "…"}; the url lives 5 minutes.
-def resolve_media_url(media_id: str) -> tuple[int, dict[str, Any]]:
-    """The Graph API's answer for ``media_id``: its HTTP status and JSON body."""
-    url = f"{config.get_url('GRAPH_API_URL')}/{media_id}"
-    response = http.request(
-        "GET", url + f"?phone_number_id={config.get('WHATSAPP_PHONE_NUMBER_ID')}", headers=_auth_headers()
-    )
+def resolve_media_url(media_id: str) -> str:
+    """A fresh download URL for ``media_id``."""
+    url = f"{config.get_url(API_URL_SETTING)}/{media_id}?phone_number_id={config.get('WHATSAPP_PHONE_NUMBER_ID')}"
+    try:
+        response = http.request("GET", url, headers=_auth_headers())
+    except http.HttpError as error:
+        raise MediaUnavailableError(str(error)) from error
+    if response.status != 200:
+        if response.status >= 500 or response.status in (401, 403, 404, 429):
+            raise MediaUnavailableError(f"media lookup answered {response.status}")
+        raise MediaRejectedError(f"media_lookup_status_{response.status}")
     body = response.json()
-    return response.status, body if isinstance(body, dict) else {}
+    media_url = body.get("url") if isinstance(body, dict) else None
+    if not isinstance(media_url, str) or not media_url:
+        raise MediaUnavailableError("media lookup returned no url")
+    return media_url
 
 
 # https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/text-messages
@@ -224,7 +242,7 @@ def send_text(address: ReplyAddress, body: str) -> str:
     payload["to" if address.recipient_kind == "phone" else "recipient"] = address.recipient
     if address.in_reply_to:
         payload["context"] = {"message_id": address.in_reply_to}
-    url = f"{config.get_url('GRAPH_API_URL')}/{config.get('WHATSAPP_PHONE_NUMBER_ID')}/messages"
+    url = f"{config.get_url(API_URL_SETTING)}/{config.get('WHATSAPP_PHONE_NUMBER_ID')}/messages"
     try:
         response = http.request("POST", url, headers=_auth_headers(), json_body=payload)
     except http.HttpError as error:
