@@ -49,8 +49,10 @@ class ReplyAddress:
 
     channel: Channel
     recipient: str
-    recipient_kind: str  # e.g. "phone" or "bsuid" on WhatsApp
+    recipient_kind: str  # e.g. "phone" or "bsuid" on WhatsApp, "psid" on Messenger
     in_reply_to: str | None = None  # the platform's id of the message we answer
+    # A public post (an X mention): never answered with a reference, which would expose the informant.
+    public: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,6 +37,7 @@ def seal_reply_address(address: ReplyAddress) -> bytes:
         "recipient": address.recipient,
         "recipient_kind": address.recipient_kind,
         "in_reply_to": address.in_reply_to,
+        "public": address.public,
     }
     return kms.seal(json.dumps(document).encode())
 
@@ -48,4 +49,5 @@ def open_reply_address(handle: bytes) -> ReplyAddress:
         recipient=document["recipient"],
         recipient_kind=document["recipient_kind"],
         in_reply_to=document.get("in_reply_to"),
+        public=bool(document.get("public", False)),
     )

@@ -25,7 +25,7 @@ def send_acknowledgement(tip_id: str) -> str:
         return "claimed_elsewhere"
     address = privacy.open_reply_address(tip.reply_handle)
     try:
-        _sender(tip.channel)(address, texts.acknowledgement(tip.reference))
+        _sender(tip.channel)(address, texts.acknowledgement_for(tip.reference, public=address.public))
     except ReplyUnavailableError:
         tips.set_ack_status(tip_id, AckStatus.PENDING, clock.now())  # release the claim for the retry
         raise

@@ -14,3 +14,14 @@ ACKNOWLEDGEMENT = (
 
 def acknowledgement(reference: str) -> str:
     return ACKNOWLEDGEMENT.format(reference=reference)
+
+
+# The only thing said in public (a reply to an X mention): no reference, nothing about what was reported.
+DM_INVITATION = (
+    "नमस्ते, कृपया हमें डायरेक्ट मैसेज (DM) भेजें। आपात स्थिति में 112 पर कॉल करें।\n"
+    "Hello, please send us a direct message (DM). In an emergency, call 112."
+)
+
+
+def acknowledgement_for(reference: str, *, public: bool) -> str:
+    return DM_INVITATION if public else acknowledgement(reference)
