@@ -4,7 +4,7 @@ import functools
 
 from chalice import Chalice, ConvertToMiddleware
 
-from functions import whatsapp, workers
+from functions import messenger, sms, whatsapp, workers, x
 from shared.observability import logger, metrics
 
 app = Chalice(app_name="sampark", configure_logs=False)
@@ -12,6 +12,9 @@ app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
 app.register_middleware(ConvertToMiddleware(functools.partial(metrics.log_metrics, capture_cold_start_metric=True)))
 
 app.register_blueprint(whatsapp.bp)
+app.register_blueprint(messenger.bp)
+app.register_blueprint(x.bp)
+app.register_blueprint(sms.bp)
 app.register_blueprint(workers.bp)
 
 # Lambda entry points of the queue-triggered functions. Chalice names blueprint handlers by module
@@ -20,3 +23,4 @@ app.register_blueprint(workers.bp)
 record_deliveries = workers.record_deliveries
 fetch_media = workers.fetch_media
 send_replies = workers.send_replies
+receive_sms = sms.receive_sms

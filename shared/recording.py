@@ -36,13 +36,19 @@ def process_delivery(channel: Channel, inbox_key: str, received_at: datetime) ->
     if raw_body is None:  # a redelivered queue message whose delivery was processed and discarded already
         logger.info("inbox object already processed", extra={"channel": str(channel)})
         return DeliveryOutcome()
+    outcome = record_delivery(channel, raw_body, received_at)
+    inbox.discard(inbox_key)
+    return outcome
+
+
+def record_delivery(channel: Channel, raw_body: bytes, received_at: datetime) -> DeliveryOutcome:
+    """Parse a delivery and record every message in it; safe to run again on the same delivery."""
     parsed = parser_for(channel)(raw_body)
     for reason in parsed.ignored:
         logger.info("ignored event", extra={"channel": str(channel), "reason": reason})
     if parsed.ignored:
         count("IgnoredEvents", len(parsed.ignored))
     outcomes = _record_all(parsed.messages, received_at)
-    inbox.discard(inbox_key)
     return DeliveryOutcome(
         opened=outcomes.count("opened"),
         joined=outcomes.count("joined"),

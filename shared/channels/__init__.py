@@ -13,6 +13,9 @@ from shared.domain import Channel, ParsedDelivery, ReplyAddress
 
 _MODULES = {
     Channel.WHATSAPP: "shared.channels.whatsapp",
+    Channel.MESSENGER: "shared.channels.messenger",
+    Channel.X: "shared.channels.x",
+    Channel.SMS: "shared.channels.sms",
 }
 
 
