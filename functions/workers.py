@@ -80,4 +80,4 @@ def send_replies(event):
 def _send_one(record: SQSRecord) -> None:
     from shared import replies
 
-    replies.send_acknowledgement(json.loads(record.body)["tip_id"])
+    replies.send_reply(json.loads(record.body))

@@ -28,6 +28,9 @@ DEFAULTS: dict[str, str] = {
     # Must equal maxReceiveCount of the media queue's redrive policy (infra/resources.json).
     "MEDIA_MAX_RECEIVES": "5",
     "HTTP_TIMEOUT_SECONDS": "10",
+    # A sender over this many messages in a window still has them stored, but is acknowledged no more (one notice).
+    "SENDER_MESSAGE_LIMIT": "20",
+    "SENDER_LIMIT_WINDOW_SECONDS": "3600",
 }
 
 # Credentials and keys: in AWS they live in the Secrets Manager secret, never in a plain environment variable.

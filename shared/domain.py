@@ -94,6 +94,7 @@ class AckStatus(enum.StrEnum):
     SENDING = "sending"  # claimed by one reply sender for a short lease
     SENT = "sent"
     FAILED = "failed"
+    LIMITED = "limited"  # the sender was over the message limit: no acknowledgement
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,3 +152,13 @@ class TipForReply:
     channel: Channel
     reply_handle: bytes
     ack_status: AckStatus
+    sender_pseudonym: str
+    status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SenderRate:
+    """How many messages a sender sent in the current window, and whether they were told about the limit."""
+
+    count: int
+    notice_sent: bool

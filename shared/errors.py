@@ -51,3 +51,7 @@ class ReplyRejectedError(SamparkError):
 
 class ReplyUnavailableError(SamparkError):
     """The platform could not take the reply now; retrying may help."""
+
+
+class ReplyDeferredError(SamparkError):
+    """The channel cannot send yet (SMS before DLT-compliant sending exists): the acknowledgement stays pending."""

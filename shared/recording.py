@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +16,7 @@ from shared.domain import Channel, InboundMessage, MediaEntry, MediaRef, Message
 from shared.errors import DuplicateMessageError, OpenTipConflictError
 from shared.observability import count, logger
 from shared.references import new_reference
-from shared.storage import tips
+from shared.storage import senders, tips
 
 _GROUPING_ATTEMPTS = 4
 MEDIA_QUEUE = "MEDIA_QUEUE_URL"
@@ -70,6 +72,9 @@ def record_message(message: InboundMessage, received_at: datetime) -> str:
         logger.info("message older than the replay horizon dropped", extra={"channel": str(message.channel)})
         return "stale"
     record = _to_record(message, received_at)
+    reference = status_query_reference(message)
+    if reference is not None:
+        return _answer_status_query(message, record, reference)
     for _ in range(_GROUPING_ATTEMPTS):
         try:
             return _open_or_join(message, record)
@@ -88,6 +93,7 @@ def _open_or_join(message: InboundMessage, record: MessageRecord) -> str:
     current = tips.find_open_tip(record.sender_pseudonym, record.channel, record.received_at)
     if current is not None:
         tips.append_to_tip(current, record, open_until)
+        _count_sender_message(record)
         _send_followups(message, record, current.tip_id, opened_tip=False)
         count("MessagesJoined")
         return "joined"
@@ -98,10 +104,59 @@ def _open_or_join(message: InboundMessage, record: MessageRecord) -> str:
         open_until=open_until,
     )
     tips.open_tip(tip, record)
-    _send_followups(message, record, tip.tip_id, opened_tip=True)
+    sender_count = _count_sender_message(record)
+    _send_followups(message, record, tip.tip_id, opened_tip=True, sender_count=sender_count)
     count("TipsOpened")
     logger.info("tip opened", extra={"tip_id": tip.tip_id, "channel": str(record.channel)})
     return "opened"
+
+
+def _count_sender_message(record: MessageRecord) -> int:
+    """Count the message in the sender's window; the reply sender stops acknowledging over the limit."""
+    window = config.get_int("SENDER_LIMIT_WINDOW_SECONDS")
+    window_start = int(record.received_at.timestamp()) // window * window
+    return senders.count_message(record.sender_pseudonym, record.channel, window_start, window)
+
+
+# "STATUS DHN-7K3QM", "status dhn7k3qm", "स्थिति DHN-7K3QM": the sender asks about their own tip.
+_STATUS_QUERY = re.compile(r"^\s*(?:status|स्थिति)\s*[:\-]?\s*([a-z]{2,5})-?([a-z0-9]{4,6})\s*[.?!]?\s*$", re.IGNORECASE)
+
+
+def status_query_reference(message: InboundMessage) -> str | None:
+    """The reference a text-only message asks about, normalised to PREFIX-CODE, or None."""
+    if message.media or message.location or not message.text:
+        return None
+    match = _STATUS_QUERY.match(message.text)
+    return f"{match.group(1)}-{match.group(2)}".upper() if match else None
+
+
+def _answer_status_query(message: InboundMessage, record: MessageRecord, reference: str) -> str:
+    """Queue the status of the sender's own tip, or "not found" for any other reference; never a tip."""
+    try:
+        tips.record_query(record.message_key, record.channel, record.received_at)
+    except DuplicateMessageError:
+        count("Duplicates")
+        return "duplicate"
+    sender_count = _count_sender_message(record)
+    tip = tips.find_tip_by_reference(reference)
+    owned = tip is not None and tip.sender_pseudonym == record.sender_pseudonym and tip.channel == record.channel
+    handle = privacy.seal_reply_address(message.reply_address)
+    queues.enqueue(
+        REPLIES_QUEUE,
+        [
+            {
+                "kind": "status",
+                "channel": str(record.channel),
+                "reference": reference,
+                "status": tip.status if owned else None,
+                "reply_handle": base64.b64encode(handle).decode(),
+                "sender_pseudonym": record.sender_pseudonym,
+                "sender_count": sender_count,
+            }
+        ],
+    )
+    count("StatusQueries")
+    return "status_query"
 
 
 def _finish_duplicate(message: InboundMessage, record: MessageRecord) -> None:
@@ -111,14 +166,16 @@ def _finish_duplicate(message: InboundMessage, record: MessageRecord) -> None:
         _send_followups(message, record, seen.tip_id, opened_tip=seen.opened_tip)
 
 
-def _send_followups(message: InboundMessage, record: MessageRecord, tip_id: str, *, opened_tip: bool) -> None:
+def _send_followups(
+    message: InboundMessage, record: MessageRecord, tip_id: str, *, opened_tip: bool, sender_count: int | None = None
+) -> None:
     media_jobs = [
         _media_job(tip_id, record.channel, entry, ref) for entry, ref in zip(record.media, message.media, strict=True)
     ]
     if media_jobs:
         queues.enqueue(MEDIA_QUEUE, media_jobs)
     if opened_tip:  # one acknowledgement per tip, not per message or photo
-        queues.enqueue(REPLIES_QUEUE, [{"tip_id": tip_id}])
+        queues.enqueue(REPLIES_QUEUE, [{"tip_id": tip_id, "sender_count": sender_count}])
     tips.mark_followups_done(record.message_key, record.channel)
 
 

@@ -1,43 +1,95 @@
-"""Use case: acknowledge a tip once, on the channel it came from."""
+"""Use cases of the reply sender: acknowledge a tip once, answer status queries, respect per-sender limits."""
 
 from __future__ import annotations
 
-from shared import channels, clock, privacy, texts
-from shared.domain import AckStatus, Channel
-from shared.errors import ReplyRejectedError, ReplyUnavailableError
+import base64
+from typing import Any
+
+from shared import channels, clock, config, privacy, texts
+from shared.domain import AckStatus, Channel, ReplyAddress
+from shared.errors import ReplyDeferredError, ReplyRejectedError, ReplyUnavailableError
 from shared.observability import count, logger
-from shared.storage import tips
+from shared.storage import senders, tips
 
 # Shorter than the replies queue's visibility timeout, so that a crashed sender's retry finds the claim lapsed.
 _CLAIM_LEASE_SECONDS = 60
 
 
-def send_acknowledgement(tip_id: str) -> str:
+def send_reply(job: dict[str, Any]) -> str:
+    """One job of the replies queue: a tip's acknowledgement, or the answer to a status query."""
+    if job.get("kind") == "status":
+        return answer_status_query(job)
+    return send_acknowledgement(job["tip_id"], job.get("sender_count"))
+
+
+def send_acknowledgement(tip_id: str, sender_count: int | None = None) -> str:
     """Send the tip's reference to its sender unless that was done; transient failures raise to be retried."""
     tip = tips.get_tip_for_reply(tip_id)
     if tip is None:
         logger.warning("acknowledgement for an unknown tip", extra={"tip_id": tip_id})
         return "unknown_tip"
-    if tip.ack_status in (AckStatus.SENT, AckStatus.FAILED):
+    if tip.ack_status not in (AckStatus.PENDING, AckStatus.SENDING):
         return f"already_{tip.ack_status}"
     # The claim stops two copies of the job (a redelivery's follow-ups, an SQS retry) from both sending.
     if not tips.claim_ack(tip_id, clock.now(), _CLAIM_LEASE_SECONDS):
         return "claimed_elsewhere"
     address = privacy.open_reply_address(tip.reply_handle)
+    if _over_limit(tip.sender_pseudonym, tip.channel, sender_count):
+        return _limit_instead_of_acknowledgement(tip_id, tip.sender_pseudonym, tip.channel, address)
+    text = texts.acknowledgement_for(tip.reference, public=address.public)
+    outcome = _send(tip.channel, address, text, tip_id)
+    tips.set_ack_status(tip_id, _ACK_STATUS_BY_OUTCOME[outcome], clock.now())
+    return outcome
+
+
+def answer_status_query(job: dict[str, Any]) -> str:
+    """Tell the sender the status of their own tip; any other reference gets the same "not found"."""
+    channel = Channel(job["channel"])
+    address = privacy.open_reply_address(base64.b64decode(job["reply_handle"]))
+    if _over_limit(job["sender_pseudonym"], channel, job.get("sender_count")):
+        return "limited"
+    outcome = _send(channel, address, texts.status_answer(job["reference"], job.get("status")), None)
+    return outcome
+
+
+_ACK_STATUS_BY_OUTCOME = {"sent": AckStatus.SENT, "rejected": AckStatus.FAILED, "deferred": AckStatus.PENDING}
+
+
+def _send(channel: Channel, address: ReplyAddress, text: str, tip_id: str | None) -> str:
+    """ "sent", "rejected" (for good) or "deferred" (channel cannot send yet); ReplyUnavailableError is retried."""
     try:
-        _sender(tip.channel)(address, texts.acknowledgement_for(tip.reference, public=address.public))
-    except ReplyUnavailableError:
-        tips.set_ack_status(tip_id, AckStatus.PENDING, clock.now())  # release the claim for the retry
-        raise
+        channels.adapter(channel).send_text(address, text)
+    except ReplyDeferredError:
+        count("RepliesDeferred")
+        return "deferred"
     except ReplyRejectedError as error:
-        tips.set_ack_status(tip_id, AckStatus.FAILED, clock.now())
         count("ReplyFailures")
-        logger.warning("acknowledgement refused by the platform", extra={"tip_id": tip_id, "reason": str(error)})
+        logger.warning("reply refused by the platform", extra={"tip_id": tip_id, "reason": str(error)})
         return "rejected"
-    tips.set_ack_status(tip_id, AckStatus.SENT, clock.now())
+    except ReplyUnavailableError:
+        if tip_id is not None:
+            tips.set_ack_status(tip_id, AckStatus.PENDING, clock.now())  # release the claim for the retry
+        raise
     count("RepliesSent")
     return "sent"
 
 
-def _sender(channel: Channel):
-    return channels.adapter(channel).send_text
+def _window_start() -> int:
+    window = config.get_int("SENDER_LIMIT_WINDOW_SECONDS")
+    return int(clock.now().timestamp()) // window * window
+
+
+def _over_limit(pseudonym: str, channel: Channel, sender_count: int | None) -> bool:
+    """Whether the message that asked for this reply was over the limit (its count when it was recorded)."""
+    if sender_count is None:  # follow-ups finished after a crash: judge by the window as it is now
+        sender_count = senders.current_rate(pseudonym, channel, _window_start()).count
+    return sender_count > config.get_int("SENDER_MESSAGE_LIMIT")
+
+
+def _limit_instead_of_acknowledgement(tip_id: str, pseudonym: str, channel: Channel, address: ReplyAddress) -> str:
+    """Over the limit: the tip is kept, unacknowledged; the sender hears about the limit once per window."""
+    count("SendersLimited")
+    notice_due = not address.public and senders.claim_limit_notice(pseudonym, channel, _window_start())
+    sent = notice_due and _send(channel, address, texts.LIMIT_NOTICE, tip_id) == "sent"
+    tips.set_ack_status(tip_id, AckStatus.LIMITED, clock.now())
+    return "limit_notice_sent" if sent else "limited"

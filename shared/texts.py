@@ -25,3 +25,32 @@ DM_INVITATION = (
 
 def acknowledgement_for(reference: str, *, public: bool) -> str:
     return DM_INVITATION if public else acknowledgement(reference)
+
+
+LIMIT_NOTICE = (
+    "आपके संदेश मिल रहे हैं और सुरक्षित रखे जा रहे हैं। अगले एक घंटे तक हम हर संदेश का उत्तर नहीं देंगे। "
+    "आपात स्थिति में 112 पर कॉल करें।\n"
+    "\n"
+    "Your messages are being received and kept. For the next hour we will not answer each one. "
+    "In an emergency, call 112."
+)
+
+# Status names as a citizen should read them; statuses added later fall back to their own name.
+_STATUS_NAMES = {
+    "new": ("प्राप्त हुआ, समीक्षा बाकी है", "received, awaiting review"),
+}
+
+STATUS_ANSWER = "संदर्भ संख्या {reference}: {status_hi}\n\nReference {reference}: {status_en}"
+STATUS_NOT_FOUND = (
+    "यह संदर्भ संख्या नहीं मिली। कृपया उसी ऐप से पूछें जिससे आपने संदेश भेजा था।\n"
+    "\n"
+    "This reference was not found. Please ask from the same app you wrote from."
+)
+
+
+def status_answer(reference: str, status: str | None) -> str:
+    """The status of the sender's own tip, or the same "not found" for any other reference."""
+    if status is None:
+        return STATUS_NOT_FOUND
+    status_hi, status_en = _STATUS_NAMES.get(status, (status, status))
+    return STATUS_ANSWER.format(reference=reference, status_hi=status_hi, status_en=status_en)

@@ -145,7 +145,20 @@ class OpenTipItem(Model):
     expires_at = TTLAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (TipItem, MediaItem, ReferenceItem, MessageItem, OpenTipItem)
+class RateItem(Model):
+    """Messages of one sender in one fixed window (``SENDER#<pseudonym>`` / ``RATE#<channel>#<window start>``)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    count = NumberAttribute(default=0)
+    notice_sent = BooleanAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (TipItem, MediaItem, ReferenceItem, MessageItem, OpenTipItem, RateItem)
 
 
 def bind() -> None:

@@ -190,7 +190,37 @@ def get_tip_for_reply(tip_id: str) -> TipForReply | None:
         channel=Channel(item.channel),
         reply_handle=item.reply_handle,
         ack_status=AckStatus(item.ack_status),
+        sender_pseudonym=item.sender_pseudonym,
+        status=item.status,
     )
+
+
+def find_tip_by_reference(reference: str) -> TipForReply | None:
+    models.bind()
+    try:
+        reserved = ReferenceItem.get(f"REF#{reference}", "REF", consistent_read=True)
+    except DoesNotExist:
+        return None
+    return get_tip_for_reply(reserved.tip_id)
+
+
+def record_query(message_key: str, channel: Channel, received_at: datetime) -> None:
+    """Remember a message that asked something (not a tip), so that a redelivery is not answered twice."""
+    models.bind()
+    retention = config.get_int("DEDUPE_RETENTION_SECONDS")
+    item = MessageItem(
+        pk=_message_pk(message_key, channel),
+        tip_id="",
+        opened_tip=False,
+        followups_pending=False,
+        expires_at=_epoch(int(received_at.timestamp()) + retention),
+    )
+    try:
+        item.save(condition=MessageItem.pk.does_not_exist())
+    except PutError as error:
+        if _is_condition_failure(error):
+            raise DuplicateMessageError("query already answered") from error
+        raise StorageUnavailableError("could not record the query") from error
 
 
 def set_ack_status(tip_id: str, status: AckStatus, at: datetime) -> None:

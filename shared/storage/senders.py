@@ -1,0 +1,51 @@
+"""Per-sender message counters: atomic (DynamoDB ADD), one item per fixed window, expiring by TTL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import UpdateError
+
+from shared.domain import Channel, SenderRate
+from shared.errors import StorageUnavailableError
+from shared.storage import models
+from shared.storage.models import RateItem
+
+
+def _key(pseudonym: str, channel: Channel, window_start: int) -> RateItem:
+    return RateItem(pk=f"SENDER#{pseudonym}", sk=f"RATE#{channel}#{window_start}")
+
+
+def count_message(pseudonym: str, channel: Channel, window_start: int, window_seconds: int) -> int:
+    """Add one message to the sender's window and return the new count (atomic under concurrency)."""
+    models.bind()
+    item = _key(pseudonym, channel, window_start)
+    expires = datetime.fromtimestamp(window_start + 2 * window_seconds, tz=UTC)
+    try:
+        item.update(actions=[RateItem.count.add(1), RateItem.expires_at.set(expires)])
+    except UpdateError as error:
+        raise StorageUnavailableError("could not count the message") from error
+    return int(item.count)
+
+
+def current_rate(pseudonym: str, channel: Channel, window_start: int) -> SenderRate:
+    models.bind()
+    try:
+        item = RateItem.get(f"SENDER#{pseudonym}", f"RATE#{channel}#{window_start}", consistent_read=True)
+    except RateItem.DoesNotExist:
+        return SenderRate(count=0, notice_sent=False)
+    return SenderRate(count=int(item.count), notice_sent=bool(item.notice_sent))
+
+
+def claim_limit_notice(pseudonym: str, channel: Channel, window_start: int) -> bool:
+    """True for exactly one caller per window: the one that may tell the sender about the limit."""
+    models.bind()
+    try:
+        _key(pseudonym, channel, window_start).update(
+            actions=[RateItem.notice_sent.set(True)], condition=RateItem.notice_sent.does_not_exist()
+        )
+    except UpdateError as error:
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False
+        raise StorageUnavailableError("could not claim the limit notice") from error
+    return True
