@@ -112,3 +112,77 @@ WHATSAPP_IDENTIFIERS: tuple[str, ...] = (
     WAMID_ACK_TO_SUNITA,
     WAMID_FAILED_TO_AMIT,
 )
+
+# --- Messenger (tests/events/messenger/) ----------------------------------------------------------------------
+# The police Page is MESSENGER_PAGE_ID above; another Page of the same app receives other_page.json.
+MESSENGER_OTHER_PAGE_ID = "113366778899001"
+
+# Citizens, by page-scoped id (PSID). Messenger never sends a name, except inside a shared location's title
+# ("Priya Sharma's Location"), which the adapter must drop.
+ARJUN_PSID = "7120594836215547"
+PRIYA_PSID = "7391046285513094"
+PRIYA_NAME = "Priya Sharma"
+ROHIT_PSID = "5820417736190452"
+KAVITA_PSID = "4918273645501928"
+
+# Inbound message ids.
+MID_TEXT_ENGLISH = "m_EqV8ib8HDy88YtDtXbiufMdI8X2Y4rUmer_BH3M1XS0DRdJuPnBIKpi99lSi0tcL21pffWQJEeNajnez0LHtfR"
+MID_HINDI = "m_OUrWW6XnI3EM3HMRb1OcWrhQ7TTJ-chcVG6MOwUxOVHMWndqNCIEPx3mnPQC4vkRB5ICpeyOxJRkSq1LI7S1L1"
+MID_IMAGE = "m_0e0tza93Ce6KRDiKpFfez3gb9pvMEc0goRqG9hTCzppvEJqa-ZgIFI2g8Pahqfpgi9el-OuOjSXXMUHyQ2pqaW"
+MID_ALBUM = "m_kwfV6Wf3gV_O116cFBIj2C2qdPVHp7pWnOna8sEXflmWwdRpdo9KMleEnmhPxjExF6YGVYS1kWE0u19tZtum_9"
+MID_VIDEO = "m_4xrIzsODL0IBNcI9WzwUEP9s19A7d9jZf7DEiBGEyHrxeGvfOx2lkplHLeT5RadQQ3W-jA-YqOpJj3o4GmVV5L"
+MID_AUDIO = "m_HnRo_ThLxtwV6pnsQ1Mx69NwinxYTmIIXgrf9IFTQZ5iT_otImooxy1YqsYyvwzGVLd40XON_M9dyanD-w6zyB"
+MID_FILE = "m_e4oKtr7lgdUDj_cRPQSrkekRAiz3C-Onf0jzuY_8i2A-Mc76Z4x6eGUV5UZCaAHVs6yuAcvZvdrov4-xhcZ5O0"
+MID_LOCATION = "m_egEZfY_dCEmX8yvQoSpgLJ7M-FIdRSOlh3landlcve9gyQz9R9SeWNYlLx0oXQZwXTxU14D49SIvX-ftvc7lmO"
+MID_LOCATION_OLD = "m_Ehg57QVajyZnRNo5kAEgtsboDKAC1Oy7wkfodmzGkn7ZCn-SZ5oL4WAoa7MjRSy-jU2iBFShQE34kGBPvAB71V"
+MID_STICKER_OLD = "m_y0908eLcxmdtLh8fyAJ-3eS7zKsn4M04jAt-KWVu3N78CUKKd7VTMFbbqtcvgaA7TUe-xEbJ3Rgm5NHF_1HRfd"
+MID_STICKER = "m_2evFr0RrJcvfc-h671VvLxjrn0T46JG5KtOre0-D6IdOo-qJIn3jVe-5yNSxXYOgIBeOOYKeq1G0k_DzkopaKi"
+MID_POSTBACK = "m_NKypwk3dSWa-x8JrXA3M3Kmki4PibP92mQ1CPzYlgdEkxD8YKS6DzMRrUTOA5h3Ny_Bxn6pYBOxeP_FXhEZUXC"
+MID_STANDBY = "m_wKGSHgRoACM4wvF9ABUDwY2wM4Vhk6-cwI1_CX-SZ9wo1RsPnSsM9t5V_fSzlMKP0Lb2S29VxFLyXoPuO-wY7z"
+MID_BATCH_TEXT = "m_0Unh9zvvpmpXOYJi9JODHpBo9V3sHVxHzCFHSRnmrkC6QoPsvf-IrV4223GLIXtfev3aBqAVGfTzpuBj-2KtoR"
+MID_BATCH_IMAGE = "m_uHrlkrmakY64HwaiK1vaeRPUnfBXb4PC45EaSBDu1YmYOoFLmdZdRCz6HWA2Niw5mKs4qNvCULpj_i9F1cbc8a"
+MID_OTHER_PAGE = "m_pdwOSvCPgoOi0QLc-44v9apvV9JWz6W8UUbQ9_5b8jNxDowwHOkUaCQbgWvn5S-b63knlkznJkQdAg4epBP4MP"
+MID_DELETED = "m_bybB3qS408rMKjDvQ4XEOLRSvLVjxXM6Z3BmSaU4h6G_-yMlj-4YvzHrHawzE6pLVymaP4M-fOLw6_N8REizeU"
+
+# Ids of the Page's own messages: echoes, and the acknowledgements that delivery receipts point at.
+MID_ECHO = "m_3I97ILgwE-vstw7YbsYgxwNyqsgtBWn3XxdJnqosLqXTjyaVs9FiT-nO8cS407N4t6XzLwMvOIzqgh0wobupZV"
+MID_BATCH_ECHO = "m_h9bgSLN8-MNqNlZfoyEkuYrvkMa_iU_k1QY37RdPN9H8GATmH919zRhEgZEXxOmw5G31RW3fUYUYICrDzd0nZ9"
+MID_ACK_TO_ARJUN = "m_Jl74PsBP6VOTSRKMIxpCRFK3I5q9Qw4gi12LhEWXBjUBh_p3XUbMVVZ4Vn_sPCaViarkAP3KzddO4UB4RpWC8r"
+MID_ACK_TO_ROHIT = "m_9W3z8YhucymrYopnBLq23suB2_O4dGcROXBpKzkAXFCQDlQMBAYaMEsJjGSALtSBzo62GhYHKz5ANSln1ZSEGp"
+
+MESSENGER_IDENTIFIERS: tuple[str, ...] = (
+    # Pages
+    MESSENGER_PAGE_ID,
+    MESSENGER_OTHER_PAGE_ID,
+    # page-scoped user ids
+    ARJUN_PSID,
+    PRIYA_PSID,
+    ROHIT_PSID,
+    KAVITA_PSID,
+    # a name inside a location title
+    PRIYA_NAME,
+    # message ids
+    MID_TEXT_ENGLISH,
+    MID_HINDI,
+    MID_IMAGE,
+    MID_ALBUM,
+    MID_VIDEO,
+    MID_AUDIO,
+    MID_FILE,
+    MID_LOCATION,
+    MID_LOCATION_OLD,
+    MID_STICKER_OLD,
+    MID_STICKER,
+    MID_POSTBACK,
+    MID_STANDBY,
+    MID_BATCH_TEXT,
+    MID_BATCH_IMAGE,
+    MID_OTHER_PAGE,
+    MID_DELETED,
+    MID_ECHO,
+    MID_BATCH_ECHO,
+    MID_ACK_TO_ARJUN,
+    MID_ACK_TO_ROHIT,
+)
+
+ALL_IDENTIFIERS: tuple[str, ...] = WHATSAPP_IDENTIFIERS + MESSENGER_IDENTIFIERS

@@ -11,6 +11,7 @@ the fake Graph API. Timings are from whatever machine runs this: compare the rat
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -26,6 +27,7 @@ import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -173,17 +175,50 @@ def dispatcher_for(stack: Any) -> Any:
     return LocalDispatcher(app, boto3.client("sqs", region_name=REGION), lookup)
 
 
-def api_event(body: bytes, signature: str) -> dict[str, Any]:
-    """An API Gateway (REST, proxy) event for Meta's POST, as Lambda hands it to app.app."""
+@dataclass(frozen=True)
+class Webhook:
+    """One channel's POST: its path, its signature header, how it signs, and the floor (parse + HMAC) to beat."""
+
+    channel: str
+    header: str
+    sign: Callable[[bytes], str]
+    floor: Callable[[bytes], object]
+
+    @property
+    def path(self) -> str:
+        return f"/webhooks/{self.channel}"
+
+
+def _meta_floor(body: bytes) -> object:
+    json.loads(body)
+    return hmac.new(os.environ["META_APP_SECRET"].encode(), body, hashlib.sha256).hexdigest()
+
+
+def _x_floor(body: bytes) -> object:
+    json.loads(body)
+    return base64.b64encode(hmac.new(os.environ["X_CONSUMER_SECRET"].encode(), body, hashlib.sha256).digest())
+
+
+def webhooks() -> list[Webhook]:
+    from shared.channels import meta, x
+
+    return [
+        Webhook("whatsapp", "X-Hub-Signature-256", meta.sign, _meta_floor),
+        Webhook("messenger", "X-Hub-Signature-256", meta.sign, _meta_floor),
+        Webhook("x", "x-twitter-webhooks-signature", x.sign, _x_floor),
+    ]
+
+
+def api_event(webhook: Webhook, body: bytes) -> dict[str, Any]:
+    """An API Gateway (REST, proxy) event for the platform's POST, as Lambda hands it to app.app."""
     headers = {
         "Content-Type": "application/json",
-        "X-Hub-Signature-256": signature,
-        "User-Agent": "facebookexternalua",
+        webhook.header: webhook.sign(body),
         "Host": "example.execute-api.ap-south-1.amazonaws.com",
     }
     return {
-        "resource": "/webhooks/whatsapp",
-        "path": "/webhooks/whatsapp",
+        "resource": webhook.path,
+        "path": webhook.path,
         "httpMethod": "POST",
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
@@ -192,58 +227,56 @@ def api_event(body: bytes, signature: str) -> dict[str, Any]:
         "pathParameters": None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": "/webhooks/whatsapp",
+            "resourcePath": webhook.path,
             "httpMethod": "POST",
-            "path": "/api/webhooks/whatsapp",
+            "path": f"/api{webhook.path}",
             "stage": "api",
             "requestId": str(uuid.uuid4()),
-            "identity": {"sourceIp": "173.252.127.1", "userAgent": "facebookexternalua"},
+            "identity": {"sourceIp": "173.252.127.1"},
         },
-        "body": body.decode(),  # Meta's bodies are ASCII (\\u escapes), so this round-trips byte for byte
+        "body": body.decode(),
         "isBase64Encoded": False,
     }
 
 
-def call_webhook(body: bytes) -> dict[str, Any]:
+def call_webhook(body: bytes, webhook: Webhook | None = None) -> dict[str, Any]:
     from app import app
-    from shared.channels import meta
     from tools.dispatcher import LambdaContext
 
-    response = app(api_event(body, meta.sign(body)), LambdaContext("sampark-dev", timeout_seconds=20))
+    webhook = webhook or webhooks()[0]
+    response = app(api_event(webhook, body), LambdaContext("sampark-dev", timeout_seconds=20))
     if response["statusCode"] != 200:
-        raise RuntimeError(f"webhook answered {response['statusCode']}: {response.get('body')}")
+        raise RuntimeError(f"{webhook.path} answered {response['statusCode']}: {response.get('body')}")
     return response
 
 
-# --- (a) + (b): one delivery ------------------------------------------------------------------------------
+# --- (a) + (b): one delivery per channel ------------------------------------------------------------------
 
 
-def bench_webhook(body: bytes, recorder: AwsCalls, sink: Sink) -> None:
-    secret = os.environ["META_APP_SECRET"].encode()
+def bench_webhook(webhook: Webhook, body: bytes, recorder: AwsCalls, sink: Sink) -> None:
     floor = []
     for _ in range(FLOOR_CALLS):
         started = time.perf_counter()
-        json.loads(body)
-        hmac.new(secret, body, hashlib.sha256).hexdigest()
+        webhook.floor(body)
         floor.append(time.perf_counter() - started)
     with fresh_aws(), quiet(sink):
         for _ in range(20):  # warm-up: clients, connection pools, first-call caches
-            call_webhook(body)
+            call_webhook(body, webhook)
         total, in_aws = [], []
         for _ in range(WEBHOOK_CALLS):
             recorder.reset()
             started = time.perf_counter()
-            call_webhook(body)
+            call_webhook(body, webhook)
             total.append(time.perf_counter() - started)
             in_aws.append(recorder.seconds)
         recorder.reset()
-        call_webhook(body)
+        call_webhook(body, webhook)
         warm_calls = dict(recorder.calls)
     own = [t - a for t, a in zip(total, in_aws, strict=True)]
     floor_ms = median_ms(floor)
-    print("(a) webhook, warm", flush=True)
+    print(f"(a) {webhook.channel} webhook, warm", flush=True)
     row(
-        "webhook per call",
+        f"{webhook.channel} webhook per call",
         f"{median_ms(total):.2f} ms",
         f"floor {floor_ms * 1000:.1f} µs",
         f"×{median_ms(total) / floor_ms:.0f}",
@@ -252,10 +285,8 @@ def bench_webhook(body: bytes, recorder: AwsCalls, sink: Sink) -> None:
     row(
         "  our code", f"{median_ms(own):.3f} ms", f"floor {floor_ms * 1000:.1f} µs", f"×{median_ms(own) / floor_ms:.0f}"
     )
-    print("(b) AWS requests before the webhook answers", flush=True)
-    row("warm", f"{sum(warm_calls.values())}", "target ≤ 2", _ops(warm_calls))
-    cold_calls = cold_webhook_calls(body, recorder, sink)
-    row("cold, secrets in Secrets Manager", f"{sum(cold_calls.values())}", "", _ops(cold_calls))
+    print(f"(b) {webhook.channel}: AWS requests before the webhook answers", flush=True)
+    row("  warm", f"{sum(warm_calls.values())}", "target ≤ 2", _ops(warm_calls))
 
 
 def cold_webhook_calls(body: bytes, recorder: AwsCalls, sink: Sink) -> dict[str, int]:
@@ -446,6 +477,10 @@ def bench_cold_import() -> None:
 
 def main() -> None:
     from tests.conftest import TEST_SETTINGS, load_event  # noqa: F401  (importing it sets the test environment)
+    from tests.identities import MESSENGER_PAGE_ID
+    from tests.x_helpers import X_SETTINGS
+
+    os.environ.update(X_SETTINGS, MESSENGER_PAGE_ID=MESSENGER_PAGE_ID, MESSENGER_PAGE_ACCESS_TOKEN="bench-page-token")
     from tools.fake_graph import FakeGraphServer
 
     # Handlers that add no metric warn on every invocation; Lambda would just log it.
@@ -458,7 +493,11 @@ def main() -> None:
     os.environ["GRAPH_API_URL"] = graph.graph_api_url
     try:
         with recorder.installed():
-            bench_webhook(load_event("whatsapp", "text_english"), recorder, sink)
+            fixtures = {"whatsapp": "text_english", "messenger": "text_english", "x": "dm_text"}
+            for webhook in webhooks():
+                bench_webhook(webhook, load_event(webhook.channel, fixtures[webhook.channel]), recorder, sink)
+            cold_calls = cold_webhook_calls(load_event("whatsapp", "text_english"), recorder, sink)
+            row("whatsapp, cold, secrets in Secrets Manager", f"{sum(cold_calls.values())}", "", _ops(cold_calls))
             print("(c) bulk delivery, processed end to end", flush=True)
             for senders in (BULK_MESSAGES, max(1, BULK_MESSAGES // 20)):  # all distinct, then 50 per 1,000
                 bench_bulk(senders, recorder, sink, graph)

@@ -1,9 +1,13 @@
-"""A fake Meta Graph API on 127.0.0.1: serves WhatsApp media and records the replies we send.
+"""A fake Meta Graph API on 127.0.0.1: serves WhatsApp and Messenger media and records the replies we send.
 
 Used by `make run` (there is no internet) and by the tests. It follows the documented contract:
 - GET  /<version>/<media-id>            -> {"url", "mime_type", "sha256", "file_size", "id"}  (Bearer required)
 - GET  /media/<media-id>                 -> the bytes                                        (Bearer required)
 - POST /<version>/<phone-number-id>/messages -> {"messaging_product", "contacts", "messages": [{"id"}]}
+- GET  /cdn/<name>                       -> the bytes of a Messenger attachment, like a signed Facebook CDN URL
+                                            (no token: the Page token must never be sent to a download host)
+- POST /<version>/me/messages            -> Messenger Send API: {"recipient_id", "message_id"}
+                                            (Bearer = the Page access token)
 - GET  /_fake/replies                    -> every reply received so far (for people and tests)
 """
 
@@ -33,17 +37,28 @@ class FakeMedia:
 @dataclass
 class FakeGraphState:
     access_token: str
+    page_access_token: str | None = None  # Messenger sends are refused (401) until it is set
     media: dict[str, FakeMedia] = field(default_factory=dict)
+    cdn: dict[str, FakeMedia] = field(default_factory=dict)
     replies: list[dict[str, Any]] = field(default_factory=list)
+    messenger_replies: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
-    # path prefix -> list of statuses to answer before behaving normally (failure injection for tests)
-    failures: dict[str, list[int]] = field(default_factory=dict)
+    # path prefix -> (status, Graph error) to answer before behaving normally (failure injection for tests)
+    failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class FakeGraphServer:
-    def __init__(self, access_token: str, host: str = "127.0.0.1", port: int = 0, version: str = "v25.0") -> None:
-        self.state = FakeGraphState(access_token=access_token)
+    def __init__(
+        self,
+        access_token: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        version: str = "v25.0",
+        *,
+        page_access_token: str | None = None,
+    ) -> None:
+        self.state = FakeGraphState(access_token=access_token, page_access_token=page_access_token)
         self.version = version
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -70,14 +85,40 @@ class FakeGraphServer:
         with self.state.lock:
             self.state.media[media_id] = FakeMedia(body, mime_type)
 
+    def add_cdn_file(self, name: str, body: bytes, mime_type: str) -> str:
+        """Serve ``body`` without a token, as Facebook's CDN serves a Messenger attachment; returns its URL."""
+        with self.state.lock:
+            self.state.cdn[name] = FakeMedia(body, mime_type)
+        return f"{self.base_url}/cdn/{name}"
+
+    def set_page_access_token(self, token: str) -> None:
+        with self.state.lock:
+            self.state.page_access_token = token
+
     def fail_next(self, path_prefix: str, *statuses: int) -> None:
         with self.state.lock:
-            self.state.failures.setdefault(path_prefix, []).extend(statuses)
+            self.state.failures.setdefault(path_prefix, []).extend(
+                (status, {"message": "injected failure", "code": 1}) for status in statuses
+            )
+
+    def reject_next(self, path_prefix: str, status: int, code: int, subcode: int | None = None) -> None:
+        """Answer the next request under ``path_prefix`` with a Graph error of that code (and subcode)."""
+        error: dict[str, Any] = {"message": "injected Graph error", "type": "OAuthException", "code": code}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        with self.state.lock:
+            self.state.failures.setdefault(path_prefix, []).append((status, error))
 
     @property
     def replies(self) -> list[dict[str, Any]]:
         with self.state.lock:
             return list(self.state.replies)
+
+    @property
+    def messenger_replies(self) -> list[dict[str, Any]]:
+        """Each Messenger send: {"payload": <the Send API body>, "query": <the URL's query string>}."""
+        with self.state.lock:
+            return list(self.state.messenger_replies)
 
 
 def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
@@ -90,10 +131,12 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             path = urlsplit(self.path).path
             if path == "/_fake/replies":
-                return self._json(200, {"replies": fake.replies})
+                return self._json(200, {"replies": fake.replies, "messenger_replies": fake.messenger_replies})
+            parts = path.strip("/").split("/")
+            if len(parts) == 2 and parts[0] == "cdn":  # signed CDN URLs need no token
+                return None if self._injected_failure(path) else self._bytes(state.cdn.get(parts[1]))
             if self._injected_failure(path) or not self._authorised():
                 return None
-            parts = path.strip("/").split("/")
             if len(parts) == 2 and parts[0] == "media":
                 return self._media_bytes(parts[1])
             if len(parts) == 2 and parts[0] == fake.version:
@@ -104,9 +147,13 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            parts = path.strip("/").split("/")
+            if parts == [fake.version, "me", "messages"]:
+                if self._injected_failure(path) or not self._authorised(state.page_access_token or ""):
+                    return None
+                return self._record_messenger_reply(body)
             if self._injected_failure(path) or not self._authorised():
                 return None
-            parts = path.strip("/").split("/")
             if len(parts) == 3 and parts[0] == fake.version and parts[2] == "messages":
                 return self._record_reply(parts[1], body)
             return self._json(404, {"error": {"message": "unknown path", "code": 100}})
@@ -131,6 +178,22 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
                 },
             )
 
+        def _record_messenger_reply(self, body: bytes) -> None:
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                return self._json(400, {"error": {"message": "invalid JSON", "code": 100}})
+            recipient = (payload.get("recipient") or {}).get("id") if isinstance(payload, dict) else None
+            if not recipient or payload.get("messaging_type") not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
+                return self._json(400, {"error": {"message": "(#100) Invalid parameter", "code": 100}})
+            with state.lock:
+                # The query string is kept so that tests can check that no token travels in the URL.
+                state.messenger_replies.append({"payload": payload, "query": urlsplit(self.path).query})
+            # Only the text is printed: logs stay free of page-scoped ids.
+            text = (payload.get("message") or {}).get("text", "")
+            print(f"[fake-graph] Messenger reply delivered to the citizen: {text!r}", flush=True)
+            return self._json(200, {"recipient_id": recipient, "message_id": f"m_fake{uuid.uuid4().hex}"})
+
         def _media_info(self, media_id: str) -> None:
             media = state.media.get(media_id)
             if media is None:
@@ -148,7 +211,9 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
             )
 
         def _media_bytes(self, media_id: str) -> None:
-            media = state.media.get(media_id)
+            return self._bytes(state.media.get(media_id))
+
+        def _bytes(self, media: FakeMedia | None) -> None:
             if media is None:
                 return self._json(404, {"error": {"message": "media not found", "code": 100}})
             self.send_response(200)
@@ -158,8 +223,9 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(media.body)
             return None
 
-        def _authorised(self) -> bool:
-            if self.headers.get("Authorization") == f"Bearer {state.access_token}":
+        def _authorised(self, token: str | None = None) -> bool:
+            expected = state.access_token if token is None else token
+            if expected and self.headers.get("Authorization") == f"Bearer {expected}":
                 return True
             self._json(401, {"error": {"message": "Invalid OAuth access token", "code": 190}})
             return False
@@ -167,13 +233,13 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
         def _injected_failure(self, path: str) -> bool:
             with state.lock:
                 state.requests.append((self.command, path))
-                for prefix, statuses in state.failures.items():
-                    if path.startswith(prefix) and statuses:
-                        status = statuses.pop(0)
+                for prefix, failures in state.failures.items():
+                    if path.startswith(prefix) and failures:
+                        status, error = failures.pop(0)
                         break
                 else:
                     return False
-            self._json(status, {"error": {"message": "injected failure", "code": 1}})
+            self._json(status, {"error": error})
             return True
 
         def _json(self, status: int, body: Any) -> None:

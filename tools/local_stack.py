@@ -33,8 +33,9 @@ from typing import Any
 import boto3
 
 from shared.channels import meta
+from shared.channels.sms import INBOUND_TOPIC
 from tools.fake_graph import DEMO_MEDIA_ID, DEMO_PHOTO, FakeGraphServer, with_demo_media
-from tools.resources import LocalStack
+from tools.resources import ACCOUNT_ID, LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -221,6 +222,15 @@ def banner(ports: Ports, environment: Mapping[str, str], example: Path, signatur
     # Short when the curl is pasted where `make run` runs; absolute otherwise.
     body_path = example.relative_to(Path.cwd()) if example.is_relative_to(Path.cwd()) else example
     aws = f"AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url {moto} --region {REGION}"
+    python = Path(sys.executable)
+    python = python.relative_to(Path.cwd()) if python.is_relative_to(Path.cwd()) else python
+    sms = (
+        f"{python} -c \"import boto3, json; boto3.client('sns', endpoint_url='{moto}', region_name='{REGION}', "
+        "aws_access_key_id='local', aws_secret_access_key='local').publish("
+        f"TopicArn='arn:aws:sns:{REGION}:{ACCOUNT_ID}:{INBOUND_TOPIC}', Message=json.dumps(dict("
+        "originationNumber='+919000000002', destinationNumber='+919000000100', messageKeyword='KEYWORD_123456789012', "
+        "messageBody='Sand is dug from the Damodar at night', inboundMessageId='local-sms-1')))\""
+    )
     return f"""
 Sampark, locally
   WhatsApp webhook   GET/POST {webhook}
@@ -234,6 +244,9 @@ Meta's verification handshake (answers 1158201444):
 A signed delivery: a text in Hindi and English and a photo from one sender (sending it again changes nothing):
   curl -i -X POST {webhook} -H 'Content-Type: application/json' -H 'X-Hub-Signature-256: {signature}' \
 --data-binary @{body_path}
+
+An inbound SMS, published to SNS as AWS End User Messaging does (publishing it again changes nothing):
+  {sms}
 
 What happened:
   make tips MOTO_PORT={ports.moto}   the tips, newest first; their photos saved under build/local-media/
@@ -290,7 +303,7 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def start_dispatcher(stack: LocalStack, sqs_client: Any) -> tuple[threading.Event, threading.Thread]:
+def start_dispatcher(stack: LocalStack, sqs_client: Any, sns_client: Any) -> tuple[threading.Event, threading.Thread]:
     from app import app  # only now: os.environ holds the app's settings (Powertools reads its own at import)
     from tools.dispatcher import LocalDispatcher
 
@@ -298,7 +311,10 @@ def start_dispatcher(stack: LocalStack, sqs_client: Any) -> tuple[threading.Even
         queue = stack.queue_for_name(queue_name)
         return queue["Ref"], queue["Arn"]
 
-    dispatcher = LocalDispatcher(app, sqs_client, lookup)
+    def topic_lookup(topic_name: str) -> str:
+        return stack.topic_for_name(topic_name)["Ref"]
+
+    dispatcher = LocalDispatcher(app, sqs_client, lookup, sns_client, topic_lookup)
     stop = threading.Event()
     thread = threading.Thread(target=dispatcher.run_forever, args=(stop,), name="dispatcher", daemon=True)
     thread.start()
@@ -332,7 +348,7 @@ def start_all(running: contextlib.ExitStack, shell: Mapping[str, str], ports: Po
 
     os.environ.clear()
     os.environ.update(environment)
-    running.callback(stop_thread, *start_dispatcher(stack, session.client("sqs")))
+    running.callback(stop_thread, *start_dispatcher(stack, session.client("sqs"), session.client("sns")))
     wait_for_port(ports.api, chalice)
     return chalice
 

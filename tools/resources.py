@@ -1,14 +1,18 @@
 """Create Sampark's AWS resources in moto from infra/resources.json: one source of truth for local and AWS.
 
-Only the stateful resource types the app talks to are created (KMS, DynamoDB, S3, SQS); their properties come
-from the template, with the small subset of intrinsic functions it uses resolved against a local stack name.
+Only the stateful resource types the app talks to are created (KMS, DynamoDB, S3, SQS, SNS); their properties
+come from the template, with the small subset of intrinsic functions it uses resolved against a local stack name.
+Lambda's asynchronous-invocation settings (retries, on-failure destination) are read for the local dispatcher.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from chalice.utils import to_cfn_resource_name
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "resources.json"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -39,6 +43,8 @@ class LocalStack:
             self._create_table(logical_id)
         for logical_id in self._ordered(("AWS::S3::Bucket",)):
             self._create_bucket(logical_id)
+        for logical_id in self._ordered(("AWS::SNS::Topic",)):
+            self._create_topic(logical_id)
         return self.environment()
 
     def environment(self) -> dict[str, str]:
@@ -57,6 +63,12 @@ class LocalStack:
             if physical.get("QueueName") == queue_name:
                 return physical
         raise KeyError(queue_name)
+
+    def topic_for_name(self, topic_name: str) -> dict[str, str]:
+        for physical in self.physical.values():
+            if physical.get("TopicName") == topic_name:
+                return physical
+        raise KeyError(topic_name)
 
     # --- intrinsic functions -------------------------------------------------------------------------------
 
@@ -173,6 +185,13 @@ class LocalStack:
             )
         self.physical[logical_id] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
 
+    def _create_topic(self, logical_id: str) -> None:
+        properties = self._properties(logical_id)
+        name = properties["TopicName"]
+        # Like the queues: moto accepts KmsMasterKeyId, but a local topic needs no key (and no policy).
+        arn = self.session.client("sns").create_topic(Name=name)["TopicArn"]
+        self.physical[logical_id] = {"Ref": arn, "TopicArn": arn, "TopicName": name}
+
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     """CloudFormation's lifecycle rule shape -> the S3 API's."""
@@ -190,3 +209,43 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     if "AbortIncompleteMultipartUpload" in rule:
         api_rule["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
     return api_rule
+
+
+# --- Lambda asynchronous invocation (SNS -> Lambda) ----------------------------------------------------------
+
+# Lambda's defaults for a function without an AWS::Lambda::EventInvokeConfig.
+DEFAULT_RETRY_ATTEMPTS = 2
+DEFAULT_MAX_EVENT_AGE_SECONDS = 21600
+
+
+@dataclass(frozen=True)
+class AsyncInvokeConfig:
+    """How Lambda treats a function's failed asynchronous invocations, as the template configures it."""
+
+    maximum_retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
+    maximum_event_age_seconds: int = DEFAULT_MAX_EVENT_AGE_SECONDS
+    on_failure_queue: str | None = None  # the QueueName of an SQS on-failure destination
+
+
+def async_invoke_config(function_name: str, template: Path = TEMPLATE) -> AsyncInvokeConfig:
+    """The EventInvokeConfig of the Chalice function ``function_name`` (its logical id is chalice's: ReceiveSms)."""
+    resources: dict[str, dict[str, Any]] = json.loads(template.read_text())["Resources"]
+    function_ref = {"Ref": to_cfn_resource_name(function_name)}
+    for resource in resources.values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Lambda::EventInvokeConfig" and properties.get("FunctionName") == function_ref:
+            return AsyncInvokeConfig(
+                maximum_retry_attempts=properties.get("MaximumRetryAttempts", DEFAULT_RETRY_ATTEMPTS),
+                maximum_event_age_seconds=properties.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE_SECONDS),
+                on_failure_queue=_queue_name(resources, properties),
+            )
+    return AsyncInvokeConfig()
+
+
+def _queue_name(resources: dict[str, dict[str, Any]], invoke_config: dict[str, Any]) -> str | None:
+    """The name of the SQS queue {"Fn::GetAtt": [Id, "Arn"]} an on-failure destination points at, if it is one."""
+    destination = invoke_config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    if not isinstance(destination, dict) or "Fn::GetAtt" not in destination:
+        return None
+    target = resources.get(destination["Fn::GetAtt"][0], {})
+    return target["Properties"]["QueueName"] if target.get("Type") == "AWS::SQS::Queue" else None

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chalice.app import SQSEventConfig
+from chalice.app import SNSEventConfig, SQSEventConfig
 from chalice.config import Config
+from chalice.utils import to_cfn_resource_name
 from pynamodb.attributes import TTLAttribute
 
 from app import app
@@ -33,6 +34,7 @@ REQUIRED_SETTINGS = {
     "SECRETS_ID",
 }
 SQS_SOURCES = [source for source in app.event_sources if isinstance(source, SQSEventConfig)]
+SNS_SOURCES = [source for source in app.event_sources if isinstance(source, SNSEventConfig)]
 
 
 def of_type(resource_type: str) -> dict[str, dict[str, Any]]:
@@ -85,6 +87,85 @@ def test_media_max_receives_is_the_media_queue_receive_limit() -> None:
     limit = str(media_queue["RedrivePolicy"]["maxReceiveCount"])
     assert GLOBAL_ENV["MEDIA_MAX_RECEIVES"] == limit
     assert config.DEFAULTS["MEDIA_MAX_RECEIVES"] == limit
+
+
+# --- SNS-triggered functions (inbound SMS) ---------------------------------------------------------------
+
+
+def topic_named(topic_name: str) -> tuple[str, dict[str, Any]]:
+    matches = [(lid, p) for lid, p in of_type("AWS::SNS::Topic").items() if p.get("TopicName") == topic_name]
+    assert len(matches) == 1, f"one topic must be named exactly {topic_name}"
+    return matches[0]
+
+
+def invoke_config_of(function_name: str) -> dict[str, Any]:
+    ref = {"Ref": to_cfn_resource_name(function_name)}
+    (config_id,) = [lid for lid, p in of_type("AWS::Lambda::EventInvokeConfig").items() if p["FunctionName"] == ref]
+    return RESOURCES[config_id]
+
+
+def statements_for(principal: str, document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in document["Statement"] if s["Effect"] == "Allow" and s.get("Principal") == {"Service": principal}]
+
+
+def test_the_sms_function_is_triggered_by_sns() -> None:
+    assert [source.name for source in SNS_SOURCES] == ["receive_sms"]
+
+
+@pytest.mark.parametrize("source", SNS_SOURCES, ids=lambda source: source.name)
+def test_topic_exists_with_the_exact_name_chalice_renders_and_is_encrypted(source: SNSEventConfig) -> None:
+    """chalice package renders on_sns_message(topic=NAME) as arn:…:sns:<region>:<account>:NAME."""
+    topic_id, topic = topic_named(source.topic)
+    assert RESOURCES[referenced(topic["KmsMasterKeyId"])]["Type"] == "AWS::KMS::Key"
+    function = RESOURCES[to_cfn_resource_name(source.name)]
+    assert topic_id in function.get("DependsOn", []), "the subscription must not be created before the topic"
+
+
+@pytest.mark.parametrize("source", SNS_SOURCES, ids=lambda source: source.name)
+def test_sns_function_handler_is_in_app_py(source: SNSEventConfig) -> None:
+    """aws/chalice#1566: blueprint handlers would skip app.py and with it the middleware."""
+    function = RESOURCES[to_cfn_resource_name(source.name)]
+    assert function["Type"] == "AWS::Serverless::Function"
+    assert function["Properties"]["Handler"] == f"app.{source.name}"
+
+
+@pytest.mark.parametrize("source", SNS_SOURCES, ids=lambda source: source.name)
+def test_async_invocations_have_explicit_retries_age_and_an_on_failure_queue(source: SNSEventConfig) -> None:
+    invoke_config = invoke_config_of(source.name)
+    properties = invoke_config["Properties"]
+    assert properties["Qualifier"] == "$LATEST"
+    assert properties["MaximumRetryAttempts"] == 2
+    assert 3600 <= properties["MaximumEventAgeInSeconds"] <= 21600
+    queue_id = referenced(properties["DestinationConfig"]["OnFailure"]["Destination"])
+    queue = RESOURCES[queue_id]
+    assert queue["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" not in queue["Properties"]
+    assert RESOURCES[referenced(queue["Properties"]["KmsMasterKeyId"])]["Type"] == "AWS::KMS::Key"
+    # The failed events hold the citizen's number and text: kept no longer than the inbox keeps raw bodies.
+    assert 86400 <= queue["Properties"]["MessageRetentionPeriod"] <= 7 * 86400
+    # Lambda checks that the role may send to the destination when the config is created.
+    assert "DataAccessPolicy" in invoke_config.get("DependsOn", [])
+    role_policy = RESOURCES["DataAccessPolicy"]["Properties"]
+    assert role_policy["Roles"] == [{"Ref": "DefaultRole"}]
+    senders = [
+        s
+        for s in role_policy["PolicyDocument"]["Statement"]
+        if "sqs:SendMessage" in _as_list(s["Action"]) and {"Fn::GetAtt": [queue_id, "Arn"]} in _as_list(s["Resource"])
+    ]
+    assert senders, "the function's role cannot send to its on-failure queue"
+
+
+@pytest.mark.parametrize("source", SNS_SOURCES, ids=lambda source: source.name)
+def test_only_end_user_messaging_of_this_account_may_publish_to_the_encrypted_topic(source: SNSEventConfig) -> None:
+    topic_id, topic = topic_named(source.topic)
+    policies = [p for p in of_type("AWS::SNS::TopicPolicy").values() if {"Ref": topic_id} in p["Topics"]]
+    publishers = [s for p in policies for s in statements_for("sms-voice.amazonaws.com", p["PolicyDocument"])]
+    assert len(publishers) == 1 and _as_list(publishers[0]["Action"]) == ["sns:Publish"]
+    key = RESOURCES[referenced(topic["KmsMasterKeyId"])]["Properties"]["KeyPolicy"]
+    key_users = statements_for("sms-voice.amazonaws.com", key)
+    assert len(key_users) == 1 and set(key_users[0]["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+    for statement in (publishers[0], key_users[0]):  # no confused deputy: only this account's SMS service
+        assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+        assert ":sms-voice:" in statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
 
 
 # --- table -------------------------------------------------------------------------------------------------

@@ -164,7 +164,9 @@ def test_queue_functions_report_partial_failures_from_their_queue_via_app_py(bui
     seen = set()
     for name, properties in serverless_functions(built.template).items():
         for event in properties.get("Events", {}).values():
-            assert event["Type"] == "SQS", name
+            assert event["Type"] in ("SQS", "SNS"), name
+            if event["Type"] != "SQS":
+                continue
             assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
             queue = resources[_arn_target(event["Properties"]["Queue"])]
             assert queue["Type"] == "AWS::SQS::Queue", name
@@ -174,6 +176,47 @@ def test_queue_functions_report_partial_failures_from_their_queue_via_app_py(bui
             assert getattr(app, function) is app.app.handler_map[function]
             seen.add(function)
     assert seen == set(queues_by_function)
+
+
+def test_sns_functions_run_app_py_from_their_topic_with_async_retries_and_a_destination(built: Built) -> None:
+    from chalice.app import SNSEventConfig
+
+    import app
+
+    topics_by_function = {s.name: s.topic for s in app.app.event_sources if isinstance(s, SNSEventConfig)}
+    assert topics_by_function, "the SMS function is SNS-triggered"
+    resources = built.template["Resources"]
+    seen = set()
+    for name, properties in serverless_functions(built.template).items():
+        sns_events = [e for e in properties.get("Events", {}).values() if e["Type"] == "SNS"]
+        if not sns_events:
+            continue
+        function = properties["Handler"].removeprefix("app.")
+        assert properties["Handler"] == f"app.{function}", name  # aws/chalice#1566: app.py, so middleware runs
+        assert getattr(app, function) is app.app.handler_map[function]
+        (event,) = sns_events
+        topic_name = topics_by_function[function]
+        # Rendered by name, so a topic with exactly that name must be in the stack, created before the function.
+        assert event["Properties"]["Topic"]["Fn::Sub"].endswith(
+            f":sns:${{AWS::Region}}:${{AWS::AccountId}}:{topic_name}"
+        )
+        (topic_id,) = [
+            lid
+            for lid, r in resources.items()
+            if r["Type"] == "AWS::SNS::Topic" and r["Properties"]["TopicName"] == topic_name
+        ]
+        assert topic_id in resources[name].get("DependsOn", [])
+        (invoke_config,) = [
+            r["Properties"]
+            for r in resources.values()
+            if r["Type"] == "AWS::Lambda::EventInvokeConfig" and r["Properties"]["FunctionName"] == {"Ref": name}
+        ]
+        assert invoke_config["MaximumRetryAttempts"] == 2
+        assert 3600 <= invoke_config["MaximumEventAgeInSeconds"] <= 21600
+        destination = resources[_arn_target(invoke_config["DestinationConfig"]["OnFailure"]["Destination"])]
+        assert destination["Type"] == "AWS::SQS::Queue"
+        seen.add(function)
+    assert seen == set(topics_by_function)
 
 
 def test_api_handler_cold_start_skips_worker_only_modules(built: Built) -> None:
