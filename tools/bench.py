@@ -295,12 +295,11 @@ def cold_webhook_calls(body: bytes, recorder: AwsCalls, sink: Sink) -> dict[str,
 
     from app import app
     from shared import config
-    from shared.channels import meta
     from tools.dispatcher import LambdaContext
 
     names = sorted((config.SECRET_NAMES | config.ACCOUNT_NAMES) & os.environ.keys())
     values = {name: os.environ[name] for name in names}
-    event = api_event(body, meta.sign(body))  # signed while the app secret is still in the environment
+    event = api_event(webhooks()[0], body)  # signed while the app secret is still in the environment
     with fresh_aws(), quiet(sink):
         secrets = boto3.client("secretsmanager", region_name=REGION)
         arn = secrets.create_secret(Name="sampark-bench-secrets", SecretString=json.dumps(values))["ARN"]
