@@ -12,13 +12,14 @@ open an empty tip and send a second reference (WhatsApp stickers are ignored the
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from shared import config, http
+from shared.channels._fields import epoch_datetime as _timestamp
+from shared.channels._fields import load_json
+from shared.channels._fields import text as _str
 from shared.domain import (
     Channel,
     InboundMessage,
@@ -29,7 +30,6 @@ from shared.domain import (
     ReplyAddress,
 )
 from shared.errors import (
-    MalformedPayloadError,
     MediaRejectedError,
     ReplyRejectedError,
     ReplyUnavailableError,
@@ -70,7 +70,6 @@ _NOT_A_PLACE = re.compile(r"^(pinned location|current location|.*['\u2019]s loca
 # Graph error codes that mean "try later": unknown/temporary (1, 2), rate limits (4, 17, 32, 613), temporary send
 # failure (1200); and an invalid or expired Page token (190), which is ours to fix, not the citizen's refusal.
 _RETRYABLE_ERROR_CODES = {1, 2, 4, 17, 32, 190, 613, 1200}
-_MILLISECONDS_THRESHOLD = 10**12
 
 
 # https://developers.facebook.com/documentation/business-messaging/messenger-platform/webhooks/webhook-events/messages
@@ -84,10 +83,7 @@ _MILLISECONDS_THRESHOLD = 10**12
 #                   "title" and "url" sit next to "payload". Echoes: "message": {"is_echo": true, "app_id": …}.
 def parse_delivery(raw_body: bytes) -> ParsedDelivery:
     """Every message of one delivery, plus a reason for each event that is not a tip."""
-    try:
-        payload = json.loads(raw_body)
-    except ValueError as error:
-        raise MalformedPayloadError("body is not JSON") from error
+    payload = load_json(raw_body, "body")
     if not isinstance(payload, dict) or payload.get("object") != "page":
         return ParsedDelivery(ignored=("not_page",))
     messages: list[InboundMessage] = []
@@ -229,26 +225,6 @@ def _location(attachment: dict[str, Any], payload: dict[str, Any]) -> Location |
 
 def _id_of(party: Any) -> str:
     return _str(party.get("id")) if isinstance(party, dict) else ""
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """Messenger sends Unix milliseconds as a number; seconds are accepted too."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        number = int(value)
-    except (OverflowError, ValueError):
-        return None
-    if number >= _MILLISECONDS_THRESHOLD:
-        number //= 1000
-    try:
-        return datetime.fromtimestamp(number, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _str(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
 
 
 # --- calls to the Graph API ---------------------------------------------------------------------------------

@@ -6,13 +6,14 @@ One SNS message is one inbound SMS. A long SMS may arrive as several messages in
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from shared import clock
+from shared.channels._fields import load_json
+from shared.channels._fields import text as _str
 from shared.domain import Channel, InboundMessage, ParsedDelivery, ReplyAddress
-from shared.errors import MalformedPayloadError, MediaRejectedError, ReplyDeferredError
+from shared.errors import MediaRejectedError, ReplyDeferredError
 
 API_URL_SETTING = "GRAPH_API_URL"  # unused: SMS carries no media
 MEDIA_HOST_SUFFIXES: tuple[str, ...] = ()
@@ -35,10 +36,7 @@ KEYWORDS = frozenset(
 #  "messageBody": "…", "inboundMessageId": "<uuid>", "previousPublishedMessageId": "…"}
 def parse_delivery(raw_body: bytes) -> ParsedDelivery:
     """The SMS in one SNS message, or the reason it is not a tip. Only bytes that are not JSON raise."""
-    try:
-        payload = json.loads(raw_body)
-    except ValueError as error:
-        raise MalformedPayloadError("SNS message is not JSON") from error
+    payload = load_json(raw_body, "SNS message")
     message_or_reason = _parse_message(payload)
     if isinstance(message_or_reason, str):
         return ParsedDelivery(ignored=(message_or_reason,))
@@ -73,10 +71,6 @@ def _e164(value: Any) -> str:
     """``+<digits>``, or "" for anything else (a short code or an alphanumeric sender cannot be a citizen)."""
     match = _E164.fullmatch(_str(value))
     return f"+{match.group(1)}" if match else ""
-
-
-def _str(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
 
 
 def send_text(address: ReplyAddress, text: str) -> str:

@@ -5,12 +5,14 @@ Handshake and signature are Meta's and live in shared.channels.meta.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from shared import config, http
+from shared.channels._fields import as_list as _list
+from shared.channels._fields import epoch_datetime as _timestamp
+from shared.channels._fields import load_json
+from shared.channels._fields import text as _str
 from shared.domain import (
     Channel,
     InboundMessage,
@@ -21,7 +23,6 @@ from shared.domain import (
     ReplyAddress,
 )
 from shared.errors import (
-    MalformedPayloadError,
     MediaRejectedError,
     MediaUnavailableError,
     ReplyRejectedError,
@@ -40,7 +41,6 @@ _MEDIA_TYPES = {
 }
 # Graph error codes that mean "slow down, try later" (courier handlers/meta/whatsapp/api.go).
 _RETRYABLE_ERROR_CODES = {4, 80007, 130429, 131048, 131053, 131056, 133016}
-_MILLISECONDS_THRESHOLD = 10**12
 
 
 # https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/overview
@@ -50,10 +50,7 @@ _MILLISECONDS_THRESHOLD = 10**12
 #                 "type": "text", "text": {"body": "…"}}], "statuses": [...]}}]}]}
 def parse_delivery(raw_body: bytes) -> ParsedDelivery:
     """Every message of one delivery, plus a reason for each event that is not a tip."""
-    try:
-        payload = json.loads(raw_body)
-    except ValueError as error:
-        raise MalformedPayloadError("body is not JSON") from error
+    payload = load_json(raw_body, "body")
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         return ParsedDelivery(ignored=("not_whatsapp",))
     messages: list[InboundMessage] = []
@@ -171,28 +168,6 @@ def _location(body: dict[str, Any]) -> Location | None:
         name=_str(body.get("name")) or None,
         address=_str(body.get("address")) or None,
     )
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """WhatsApp sends Unix seconds as a string, and sometimes milliseconds (courier parseTimestamp)."""
-    try:
-        number = int(str(value))
-    except ValueError:
-        return None
-    if number >= _MILLISECONDS_THRESHOLD:
-        number //= 1000
-    try:
-        return datetime.fromtimestamp(number, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
 
 
 # --- calls to the Graph API ---------------------------------------------------------------------------------

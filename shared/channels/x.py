@@ -12,16 +12,19 @@ import binascii
 import hashlib
 import hmac
 import html
-import json
 import re
 import secrets
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from shared import config, http
+from shared.channels._fields import as_dict as _dict
+from shared.channels._fields import as_list as _list
+from shared.channels._fields import epoch_datetime as _from_milliseconds
+from shared.channels._fields import load_json
+from shared.channels._fields import text as _str
 from shared.domain import (
     Channel,
     InboundMessage,
@@ -33,7 +36,6 @@ from shared.domain import (
 )
 from shared.errors import (
     InvalidSignatureError,
-    MalformedPayloadError,
     MediaRejectedError,
     ReplyRejectedError,
     ReplyUnavailableError,
@@ -128,10 +130,7 @@ def _sign_with_consumer_secret(message: bytes, consumer_secret: str | None = Non
 #      "coordinates": {"type": "Point", "coordinates": [86.43, 23.79]}, "place": {…}}]}
 def parse_delivery(raw_body: bytes) -> ParsedDelivery:
     """Every DM to us and every mention of us in one delivery, plus a reason for each event that is not a tip."""
-    try:
-        payload = json.loads(raw_body)
-    except ValueError as error:
-        raise MalformedPayloadError("body is not JSON") from error
+    payload = load_json(raw_body, "body")
     if not isinstance(payload, dict):
         return ParsedDelivery(ignored=("malformed",))
     for_user_id = payload.get("for_user_id")
@@ -324,28 +323,6 @@ def _point(geometry: dict[str, Any]) -> Location | None:
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         return None
     return Location(latitude=float(latitude), longitude=float(longitude))
-
-
-def _from_milliseconds(value: Any) -> datetime | None:
-    """X sends Unix milliseconds as a string (created_timestamp, timestamp_ms)."""
-    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).isdigit():
-        return None
-    try:
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
 
 
 # --- calls to the X API --------------------------------------------------------------------------------------
