@@ -128,6 +128,7 @@ class NewTip:
     reference: str
     reply_handle: bytes
     open_until: int  # epoch seconds until which follow-ups join this tip
+    area_id: str | None = None  # the police area nearest to the first location, if any
 
 
 @dataclass(frozen=True, kw_only=True)

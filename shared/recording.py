@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared import config, privacy
+from shared import areas, config, privacy
 from shared.aws import inbox, queues
 from shared.channels import parser_for
 from shared.domain import Channel, InboundMessage, MediaEntry, MediaRef, MessageRecord, NewTip
@@ -93,6 +93,8 @@ def _open_or_join(message: InboundMessage, record: MessageRecord) -> str:
     current = tips.find_open_tip(record.sender_pseudonym, record.channel, record.received_at)
     if current is not None:
         tips.append_to_tip(current, record, open_until)
+        if area_id := _area_of(record):
+            tips.assign_area_if_unset(current.tip_id, area_id)
         _count_sender_message(record)
         _send_followups(message, record, current.tip_id, opened_tip=False)
         count("MessagesJoined")
@@ -102,6 +104,7 @@ def _open_or_join(message: InboundMessage, record: MessageRecord) -> str:
         reference=new_reference(),
         reply_handle=privacy.seal_reply_address(message.reply_address),
         open_until=open_until,
+        area_id=_area_of(record),
     )
     tips.open_tip(tip, record)
     sender_count = _count_sender_message(record)
@@ -109,6 +112,13 @@ def _open_or_join(message: InboundMessage, record: MessageRecord) -> str:
     count("TipsOpened")
     logger.info("tip opened", extra={"tip_id": tip.tip_id, "channel": str(record.channel)})
     return "opened"
+
+
+def _area_of(record: MessageRecord) -> str | None:
+    if record.location is None:
+        return None
+    area = areas.nearest_area(record.location.latitude, record.location.longitude)
+    return area.id if area else None
 
 
 def _count_sender_message(record: MessageRecord) -> int:

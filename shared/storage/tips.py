@@ -84,7 +84,8 @@ def open_tip(tip: NewTip, message: MessageRecord) -> None:
         reference=tip.reference,
         channel=str(message.channel),
         status=str(TipStatus.NEW),
-        area_status=f"none#{TipStatus.NEW}",
+        area_id=tip.area_id,
+        area_status=f"{tip.area_id or 'none'}#{TipStatus.NEW}",
         received_at=message.received_at,
         received_key=f"{message.received_at.isoformat()}#{tip.tip_id}",
         sent_at=message.sent_at,
@@ -168,6 +169,19 @@ def append_to_tip(open_tip_: OpenTip, message: MessageRecord, open_until: int) -
     ]
     operations += _media_operations(open_tip_.tip_id, message)
     _commit_message(operations)
+
+
+def assign_area_if_unset(tip_id: str, area_id: str) -> None:
+    """Give a new tip without an area the area of a location sent later; an officer's choice is never overridden."""
+    models.bind()
+    try:
+        TipItem(pk=_tip_pk(tip_id)).update(
+            actions=[TipItem.area_id.set(area_id), TipItem.area_status.set(f"{area_id}#{TipStatus.NEW}")],
+            condition=TipItem.pk.exists() & TipItem.area_id.does_not_exist() & (TipItem.status == str(TipStatus.NEW)),
+        )
+    except UpdateError as error:
+        if not _is_condition_failure(error):
+            raise StorageUnavailableError("could not assign the area") from error
 
 
 def mark_followups_done(message_key: str, channel: Channel) -> None:
