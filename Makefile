@@ -6,7 +6,8 @@ INSTALLED := $(VENV)/.installed
 PORT ?= 8000
 MOTO_PORT ?= 5000
 FAKE_GRAPH_PORT ?= 5002
-export PORT MOTO_PORT FAKE_GRAPH_PORT
+FAKE_X_PORT ?= 5003
+export PORT MOTO_PORT FAKE_GRAPH_PORT FAKE_X_PORT
 # No .pyc in the source tree: `chalice package` zips vendor/ (links to functions/ and shared/) while tests and
 # `chalice local` import the same modules, and a cache file appearing mid-walk breaks the zip.
 export PYTHONDONTWRITEBYTECODE := 1
@@ -27,9 +28,9 @@ run: $(INSTALLED)
 tips: $(INSTALLED)
 	$(BIN)/python -m tools.show_tips
 
-## test: lint, then every test
+## test: lint, then every test (--dist loadfile: a file's tests share one worker, e.g. the one package build)
 test: $(INSTALLED) lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

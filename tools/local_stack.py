@@ -1,12 +1,15 @@
-"""`make run`: all of Sampark on this machine, on an embedded AWS (moto) and a fake Graph API. No cloud, no internet.
+"""`make run`: all of Sampark on this machine, on an embedded AWS (moto) and fake platform APIs. No cloud, no internet.
 
 One process starts everything, and stops all of it on Ctrl-C or SIGTERM:
 - moto in server mode on 127.0.0.1:$MOTO_PORT (default 5000), empty, with the resources of infra/resources.json;
-- the fake Graph API on 127.0.0.1:$FAKE_GRAPH_PORT (default 5002): serves a demo photo, records our replies;
+- the fake Graph API on 127.0.0.1:$FAKE_GRAPH_PORT (default 5002): serves the demo photo (WhatsApp media, Messenger
+  CDN), records our WhatsApp and Messenger replies;
+- the fake X API on 127.0.0.1:$FAKE_X_PORT (default 5003): serves the demo photo as DM media, records our DMs;
 - `chalice local` on 127.0.0.1:$PORT (default 8000), a child process: the webhooks;
-- the queue-triggered functions, in this process, polled like Lambda's event source mappings (tools.dispatcher).
-Each setting comes from the shell when it is set there, else from DEVELOPMENT_SETTINGS. The example delivery it
-prints is written to $EXAMPLE_DELIVERY_FILE (default build/example-whatsapp.json).
+- the queue- and topic-triggered functions, in this process, polled like Lambda's event sources (tools.dispatcher).
+Each setting comes from the shell when it is set there, else from DEVELOPMENT_SETTINGS. The example deliveries it
+prints are written next to $EXAMPLE_DELIVERY_FILE (default build/example-whatsapp.json): example-messenger.json and
+example-x.json.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from typing import Any
 
 import boto3
 
-from shared.channels import meta
+from shared.channels import meta, x
 from shared.channels.sms import INBOUND_TOPIC
 from tools.fake_graph import DEMO_MEDIA_ID, DEMO_PHOTO, FakeGraphServer, with_demo_media
+from tools.fake_x import FakeXServer
 from tools.resources import ACCOUNT_ID, LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +47,14 @@ REGION = "ap-south-1"
 READY_LINE = "Sampark is running"
 EXAMPLE_DELIVERY_FILE = ROOT / "build" / "example-whatsapp.json"
 EXAMPLE_SENDER = "919000000001"  # a made-up Indian mobile number
+MESSENGER_EXAMPLE_SENDER = "7200000000000001"  # a made-up page-scoped id (PSID)
+X_EXAMPLE_SENDER = "1720000000000000001"  # a made-up X user id
+# Where the fakes serve the demo photo: a Messenger attachment (no token, like a signed fbcdn URL) and X DM media
+# (OAuth 1.0a required, like ton.twitter.com; the ids in the path are made up).
+DEMO_CDN_NAME = "demo-photo.jpg"
+DEMO_X_MEDIA_ID = "1720000000000000002"
+DEMO_X_MEDIA_PATH = f"/1.1/ton/data/dm/1720000000000000003/{DEMO_X_MEDIA_ID}/demo-photo.jpg"
+X_CRC_TOKEN = "sampark-local-crc"
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 5.0
 
@@ -76,6 +88,7 @@ class Ports:
     api: int
     moto: int
     fake_graph: int
+    fake_x: int
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Ports:
@@ -83,10 +96,16 @@ class Ports:
             api=_port(environ, "PORT", 8000),
             moto=_port(environ, "MOTO_PORT", 5000),
             fake_graph=_port(environ, "FAKE_GRAPH_PORT", 5002),
+            fake_x=_port(environ, "FAKE_X_PORT", 5003),
         )
 
     def named(self) -> dict[str, int]:
-        return {"PORT": self.api, "MOTO_PORT": self.moto, "FAKE_GRAPH_PORT": self.fake_graph}
+        return {
+            "PORT": self.api,
+            "MOTO_PORT": self.moto,
+            "FAKE_GRAPH_PORT": self.fake_graph,
+            "FAKE_X_PORT": self.fake_x,
+        }
 
 
 def _port(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -110,7 +129,7 @@ def port_is_free(port: int) -> bool:
 def check_ports(ports: Ports) -> None:
     named = ports.named()
     if len(set(named.values())) < len(named):
-        raise StartupError(f"PORT, MOTO_PORT and FAKE_GRAPH_PORT must differ: {named}")
+        raise StartupError(f"{', '.join(named)} must all differ: {named}")
     for name, port in named.items():
         if not port_is_free(port):
             # Checked up front: ThreadedMotoServer would wait forever on a port it cannot bind.
@@ -130,13 +149,14 @@ def development_settings(shell: Mapping[str, str]) -> dict[str, str]:
 
 
 def app_environment(
-    shell: Mapping[str, str], stack_env: Mapping[str, str], moto_url: str, graph_api_url: str
+    shell: Mapping[str, str], stack_env: Mapping[str, str], moto_url: str, graph_api_url: str, x_api_url: str
 ) -> dict[str, str]:
     # Nothing AWS-related is inherited: a profile, endpoint or secret id from the shell must never let local
     # traffic reach a real AWS account.
     environment = {name: value for name, value in shell.items() if not name.startswith("AWS_") and name != "SECRETS_ID"}
     environment.update(development_settings(shell))
     environment["GRAPH_API_URL"] = shell.get("GRAPH_API_URL") or graph_api_url
+    environment["X_API_URL"] = shell.get("X_API_URL") or x_api_url
     environment.update(stack_env)
     environment.update(LOCAL_CREDENTIALS)
     environment.update(AWS_ENDPOINT_URL=moto_url, AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
@@ -161,7 +181,7 @@ def _lower_keys(credentials: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in credentials.items()}
 
 
-# --- the example delivery ----------------------------------------------------------------------------------
+# --- the example deliveries --------------------------------------------------------------------------------
 
 
 def example_delivery(phone_number_id: str, sent_at: int, sender: str = EXAMPLE_SENDER) -> bytes:
@@ -201,57 +221,171 @@ def _wamid(sender: str, sent_at: int, kind: str) -> str:
     return "wamid." + base64.b64encode(f"{sender}-{sent_at}-{kind}".encode()).decode().rstrip("=")
 
 
-def write_example(environment: Mapping[str, str]) -> tuple[Path, str]:
-    """Write a fresh example delivery and return its path and X-Hub-Signature-256.
+def example_messenger_delivery(
+    page_id: str, sent_at_ms: int, photo_url: str, sender: str = MESSENGER_EXAMPLE_SENDER
+) -> bytes:
+    """A Messenger delivery as Meta sends it: a text in Hindi and English, then a photo, from one person (PSID).
 
-    The path can be changed so that a second instance (the end-to-end test) does not overwrite the file whose
-    signature a developer's `make run` printed.
+    Serialised like Meta's (compact, non-ASCII as \\uXXXX, "/" as "\\/"): the signature covers exactly these bytes.
     """
-    path = Path(environment.get("EXAMPLE_DELIVERY_FILE") or EXAMPLE_DELIVERY_FILE).resolve()
-    body = example_delivery(environment["WHATSAPP_PHONE_NUMBER_ID"], int(time.time()))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(body)
-    return path, meta.sign(body, environment["META_APP_SECRET"])
+    text = "धनसार में हर रात ट्रकों में चोरी का कोयला भरा जाता है। Stolen coal is loaded onto trucks in Dhansar every night."
+
+    def entry(offset_ms: int, kind: str, message: dict[str, Any]) -> dict[str, Any]:
+        at = sent_at_ms + offset_ms
+        mid = "m_" + base64.urlsafe_b64encode(f"{sender}-{at}-{kind}".encode()).decode().rstrip("=")
+        event = {"sender": {"id": sender}, "recipient": {"id": page_id}, "timestamp": at, "message": {"mid": mid}}
+        event["message"].update(message)
+        return {"id": page_id, "time": at + 412, "messaging": [event]}
+
+    delivery = {
+        "object": "page",
+        "entry": [
+            entry(0, "text", {"text": text}),
+            entry(1, "image", {"attachments": [{"type": "image", "payload": {"url": photo_url}}]}),
+        ],
+    }
+    return json.dumps(delivery, separators=(",", ":")).replace("/", "\\/").encode()
 
 
-def banner(ports: Ports, environment: Mapping[str, str], example: Path, signature: str) -> str:
+def example_x_delivery(account_id: str, sent_at_ms: int, photo_url: str, sender: str = X_EXAMPLE_SENDER) -> bytes:
+    """An Account Activity delivery as X sends it: one DM to ``account_id`` with a text and a photo."""
+    # X ids are snowflakes: milliseconds since X's epoch, then 22 bits (here from the sender, so ids differ by sender).
+    dm_id = str((sent_at_ms - 1288834974657) << 22 | int(hashlib.sha256(sender.encode()).hexdigest(), 16) % (1 << 22))
+    link = "https://t.co/SmPk0Demo1"
+    words = "The truck that takes the stolen coal from Dhansar at night is JH10 AB 1234."
+    media = {
+        "id": int(DEMO_X_MEDIA_ID),
+        "id_str": DEMO_X_MEDIA_ID,
+        "indices": [len(words) + 1, len(words) + 1 + len(link)],
+        "media_url": photo_url,
+        "media_url_https": photo_url,
+        "url": link,
+        "display_url": "pic.x.com/SmPk0Demo1",
+        "expanded_url": f"https://x.com/messages/media/{dm_id}",
+        "type": "photo",
+    }
+    event = {
+        "type": "message_create",
+        "id": dm_id,
+        "created_timestamp": str(sent_at_ms),
+        "message_create": {
+            "target": {"recipient_id": account_id},
+            "sender_id": sender,
+            "message_data": {
+                "text": f"{words} {link}",
+                "entities": {"hashtags": [], "symbols": [], "user_mentions": [], "urls": []},
+                "attachment": {"type": "media", "media": media},
+            },
+        },
+    }
+    users = {
+        sender: {"id": sender, "name": "Demo Citizen", "screen_name": "demo_citizen"},
+        account_id: {"id": account_id, "name": "Dhanbad Police", "screen_name": "DhanbadPolice"},
+    }
+    delivery = {"for_user_id": account_id, "direct_message_events": [event], "users": users}
+    return json.dumps(delivery, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class DemoMedia:
+    """Where the fakes serve the demo photo."""
+
+    messenger_photo_url: str
+    x_photo_url: str
+
+
+@dataclass(frozen=True)
+class Example:
+    path: Path
+    signature: str
+
+
+@dataclass(frozen=True)
+class Examples:
+    whatsapp: Example
+    messenger: Example
+    x: Example
+
+
+def write_examples(environment: Mapping[str, str], demo: DemoMedia) -> Examples:
+    """Write fresh example deliveries, each with the signature its platform would send.
+
+    The folder can be changed (EXAMPLE_DELIVERY_FILE) so that a second instance (the end-to-end test) does not
+    overwrite the files whose signatures a developer's `make run` printed.
+    """
+    whatsapp = Path(environment.get("EXAMPLE_DELIVERY_FILE") or EXAMPLE_DELIVERY_FILE).resolve()
+    now_ms = int(time.time() * 1000)
+    bodies = {
+        whatsapp: example_delivery(environment["WHATSAPP_PHONE_NUMBER_ID"], now_ms // 1000),
+        whatsapp.with_name("example-messenger.json"): example_messenger_delivery(
+            environment["MESSENGER_PAGE_ID"], now_ms, demo.messenger_photo_url
+        ),
+        whatsapp.with_name("example-x.json"): example_x_delivery(environment["X_ACCOUNT_ID"], now_ms, demo.x_photo_url),
+    }
+    whatsapp.parent.mkdir(parents=True, exist_ok=True)
+    for path, body in bodies.items():
+        path.write_bytes(body)
+    (wa_path, wa_body), (ms_path, ms_body), (x_path, x_body) = bodies.items()
+    return Examples(
+        whatsapp=Example(wa_path, meta.sign(wa_body, environment["META_APP_SECRET"])),
+        messenger=Example(ms_path, meta.sign(ms_body, environment["META_APP_SECRET"])),
+        x=Example(x_path, x.sign(x_body, environment["X_CONSUMER_SECRET"])),
+    )
+
+
+def _short(path: Path) -> Path:
+    """Relative when under the current folder: short when pasted where `make run` runs, absolute otherwise."""
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+
+
+def _signed_post(url: str, header: str, example: Example) -> str:
+    return (
+        f"curl -i -X POST {url} -H 'Content-Type: application/json' -H '{header}: {example.signature}' "
+        f"--data-binary @{_short(example.path)}"
+    )
+
+
+def banner(ports: Ports, environment: Mapping[str, str], examples: Examples) -> str:
     api = f"http://{HOST}:{ports.api}"
     moto = environment["AWS_ENDPOINT_URL"]
-    fake_graph = f"http://{HOST}:{ports.fake_graph}"
-    webhook = f"{api}/webhooks/whatsapp"
-    # Short when the curl is pasted where `make run` runs; absolute otherwise.
-    body_path = example.relative_to(Path.cwd()) if example.is_relative_to(Path.cwd()) else example
-    aws = f"AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url {moto} --region {REGION}"
-    python = Path(sys.executable)
-    python = python.relative_to(Path.cwd()) if python.is_relative_to(Path.cwd()) else python
+    whatsapp, messenger, x_webhook = (f"{api}/webhooks/{name}" for name in ("whatsapp", "messenger", "x"))
+    crc = x.sign(X_CRC_TOKEN.encode(), environment["X_CONSUMER_SECRET"])
     sms = (
-        f"{python} -c \"import boto3, json; boto3.client('sns', endpoint_url='{moto}', region_name='{REGION}', "
-        "aws_access_key_id='local', aws_secret_access_key='local').publish("
+        f"{_short(Path(sys.executable))} -c \"import boto3, json; boto3.client('sns', endpoint_url='{moto}', "
+        f"region_name='{REGION}', aws_access_key_id='local', aws_secret_access_key='local').publish("
         f"TopicArn='arn:aws:sns:{REGION}:{ACCOUNT_ID}:{INBOUND_TOPIC}', Message=json.dumps(dict("
         "originationNumber='+919000000002', destinationNumber='+919000000100', messageKeyword='KEYWORD_123456789012', "
         "messageBody='Sand is dug from the Damodar at night', inboundMessageId='local-sms-1')))\""
     )
+    results = {
+        f"make tips MOTO_PORT={ports.moto}": "the tips, newest first; photos saved under build/local-media/",
+        f"curl -s http://{HOST}:{ports.fake_graph}/_fake/replies": "our WhatsApp and Messenger replies",
+        f"curl -s http://{HOST}:{ports.fake_x}/_fake/sent": "our DMs on X",
+    }
+    width = max(map(len, results))
+    results_text = "\n".join(f"  {command.ljust(width)}   {what}" for command, what in results.items())
     return f"""
 Sampark, locally
-  WhatsApp webhook   GET/POST {webhook}
+  Webhooks           {api}/webhooks/whatsapp, /messenger, /x; SMS via SNS on moto
   AWS (moto)         {moto}   (browse: {moto}/moto-api/)
-  Graph API (fake)   {environment["GRAPH_API_URL"]}
+  Graph API (fake)   {environment["GRAPH_API_URL"]}   (WhatsApp and Messenger)
+  X API (fake)       {environment["X_API_URL"]}
   Settings           from your shell, else tools/local_stack.py DEVELOPMENT_SETTINGS
 
-Meta's verification handshake (answers 1158201444):
-  curl -i '{webhook}?hub.mode=subscribe&hub.verify_token={environment["META_VERIFY_TOKEN"]}&hub.challenge=1158201444'
-
-A signed delivery: a text in Hindi and English and a photo from one sender (sending it again changes nothing):
-  curl -i -X POST {webhook} -H 'Content-Type: application/json' -H 'X-Hub-Signature-256: {signature}' \
---data-binary @{body_path}
-
-An inbound SMS, published to SNS as AWS End User Messaging does (publishing it again changes nothing):
+Try each channel (bodies under {_short(examples.whatsapp.path.parent)}/; sending one again changes nothing):
+WhatsApp: Meta's handshake (answers 1158201444), then a text in Hindi and English and a photo
+  curl -i '{whatsapp}?hub.mode=subscribe&hub.verify_token={environment["META_VERIFY_TOKEN"]}&hub.challenge=1158201444'
+  {_signed_post(whatsapp, "X-Hub-Signature-256", examples.whatsapp)}
+Messenger: a text in Hindi and English and a photo
+  {_signed_post(messenger, "X-Hub-Signature-256", examples.messenger)}
+X: the CRC check (answers {{"response_token":"{crc}"}}), then a DM with a text and a photo
+  curl -i '{x_webhook}?crc_token={X_CRC_TOKEN}'
+  {_signed_post(x_webhook, x.SIGNATURE_HEADER, examples.x)}
+SMS: an inbound SMS, published to SNS as AWS End User Messaging does (its acknowledgement stays pending for now)
   {sms}
 
 What happened:
-  make tips MOTO_PORT={ports.moto}   the tips, newest first; their photos saved under build/local-media/
-  curl -s {fake_graph}/_fake/replies    the replies citizens got (each carries the tip's reference)
-  {aws} dynamodb scan --table-name {environment["TIPS_TABLE_NAME"]}    (with the AWS CLI)
+{results_text}
 
 Ctrl-C stops everything.
 """
@@ -329,19 +463,41 @@ def stop_thread(stop: threading.Event, thread: threading.Thread) -> None:
 # --- main ------------------------------------------------------------------------------------------------------
 
 
-def start_all(running: contextlib.ExitStack, shell: Mapping[str, str], ports: Ports) -> subprocess.Popen[bytes]:
-    """Start every part, each registering its own stop with ``running``; returns the chalice process."""
+def start_all(
+    running: contextlib.ExitStack, shell: Mapping[str, str], ports: Ports
+) -> tuple[subprocess.Popen[bytes], DemoMedia]:
+    """Start every part, each registering its own stop with ``running``; returns chalice and the demo media."""
     moto_url = f"http://{HOST}:{ports.moto}"
     running.callback(start_moto(ports.moto).stop)
     session = MotoSession(moto_url)
     stack = LocalStack(session)
     stack_env = stack.create_all()
 
-    graph = FakeGraphServer(development_settings(shell)["WHATSAPP_ACCESS_TOKEN"], host=HOST, port=ports.fake_graph)
+    settings = development_settings(shell)
+    photo = DEMO_PHOTO.read_bytes()
+    graph = FakeGraphServer(
+        settings["WHATSAPP_ACCESS_TOKEN"],
+        host=HOST,
+        port=ports.fake_graph,
+        page_access_token=settings["MESSENGER_PAGE_ACCESS_TOKEN"],
+    )
+    messenger_photo_url = graph.add_cdn_file(DEMO_CDN_NAME, photo, "image/jpeg")
     with_demo_media(graph).start()
     running.callback(graph.stop)
+    fake_x = FakeXServer(
+        consumer_key=settings["X_CONSUMER_KEY"],
+        consumer_secret=settings["X_CONSUMER_SECRET"],
+        access_token=settings["X_ACCESS_TOKEN"],
+        access_token_secret=settings["X_ACCESS_TOKEN_SECRET"],
+        account_id=settings["X_ACCOUNT_ID"],
+        host=HOST,
+        port=ports.fake_x,
+    )
+    x_photo_url = fake_x.add_media(DEMO_X_MEDIA_PATH, photo, "image/jpeg", signed=True)
+    fake_x.start()
+    running.callback(fake_x.stop)
 
-    environment = app_environment(shell, stack_env, moto_url, graph.graph_api_url)
+    environment = app_environment(shell, stack_env, moto_url, graph.graph_api_url, fake_x.base_url)
     chalice = start_chalice(environment, ports.api)
     print(f"chalice local started: pid {chalice.pid}, own process group", flush=True)
     running.callback(stop_process_group, chalice)
@@ -350,15 +506,14 @@ def start_all(running: contextlib.ExitStack, shell: Mapping[str, str], ports: Po
     os.environ.update(environment)
     running.callback(stop_thread, *start_dispatcher(stack, session.client("sqs"), session.client("sns")))
     wait_for_port(ports.api, chalice)
-    return chalice
+    return chalice, DemoMedia(messenger_photo_url=messenger_photo_url, x_photo_url=x_photo_url)
 
 
 def run(running: contextlib.ExitStack, shell: Mapping[str, str], ports: Ports) -> int:
     """Start everything, say how to use it, then wait; returns the exit status if chalice dies by itself."""
     started = time.monotonic()
-    chalice = start_all(running, shell, ports)
-    example, signature = write_example(os.environ)
-    print(banner(ports, os.environ, example, signature), flush=True)
+    chalice, demo = start_all(running, shell, ports)
+    print(banner(ports, os.environ, write_examples(os.environ, demo)), flush=True)
     print(f"Started in {time.monotonic() - started:.1f} s.", flush=True)
     print(READY_LINE, flush=True)
     status = chalice.wait()  # until Ctrl-C or SIGTERM (KeyboardInterrupt), unless chalice dies first

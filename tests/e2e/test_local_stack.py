@@ -1,6 +1,9 @@
-"""`make run` end to end: the real process, real HTTP, moto in server mode, the fake Graph API, then Ctrl-C.
+"""`make run` end to end: the real process, real HTTP, moto in server mode, the fake Graph and X APIs, then Ctrl-C.
 
-Slow (a few seconds) and uses ports, so all of it runs on one xdist worker.
+One started stack is driven channel by channel (WhatsApp, Messenger, X, SMS), each a subtest that looks only at what
+changed since it began, then stopped with Ctrl-C. One test, not one per channel: with pytest 9.2, xdist 3.8's
+loadgroup no longer keeps an xdist_group on one worker (pytest-dev/pytest-xdist#1386), so a module-scoped stack
+shared by several tests could be started on both workers.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,9 +29,19 @@ from typing import Any, TypeVar
 import boto3
 import pytest
 
-from shared.channels import meta
+from shared.channels import meta, x
+from shared.channels.sms import INBOUND_TOPIC
 from tools.fake_graph import DEMO_PHOTO
-from tools.local_stack import DEVELOPMENT_SETTINGS, READY_LINE, example_delivery, port_is_free
+from tools.local_stack import (
+    DEMO_CDN_NAME,
+    DEMO_X_MEDIA_PATH,
+    DEVELOPMENT_SETTINGS,
+    READY_LINE,
+    example_delivery,
+    example_messenger_delivery,
+    example_x_delivery,
+    port_is_free,
+)
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
@@ -36,7 +50,12 @@ STARTUP_TIMEOUT = 60
 PROCESSING_TIMEOUT = 20
 STOP_TIMEOUT = 15
 VERIFY_TOKEN = "e2e-verify-token"  # set in the "shell": must win over DEVELOPMENT_SETTINGS
+# Senders of the test's own deliveries; the banner's examples use others, so each paste is one more tip.
 SENDER = "919000000777"
+PSID = "7200000000000777"
+X_USER = "1720000000000000777"
+SMS_SENDER = "+919000000777"
+PHOTO = DEMO_PHOTO.read_bytes()
 T = TypeVar("T")
 
 
@@ -46,12 +65,12 @@ class RunningStack:
     api: int
     moto: int
     fake_graph: int
+    fake_x: int
     lines: list[str] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
 
-    @property
-    def webhook(self) -> str:
-        return f"http://127.0.0.1:{self.api}/webhooks/whatsapp"
+    def webhook(self, channel: str) -> str:
+        return f"http://127.0.0.1:{self.api}/webhooks/{channel}"
 
     def output(self) -> str:
         return "".join(self.lines)
@@ -76,36 +95,40 @@ def free_ports(count: int) -> list[int]:
             probe.close()
 
 
-def stack_environment(api: int, moto: int, fake_graph: int, example: Path) -> dict[str, str]:
+def stack_environment(api: int, moto: int, fake_graph: int, fake_x: int, example: Path) -> dict[str, str]:
     # Like a developer's shell: no AWS settings and none of the app's (tests/conftest.py set some), except one.
     inherited = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith("AWS_") and name not in DEVELOPMENT_SETTINGS and name != "GRAPH_API_URL"
+        if not name.startswith("AWS_")
+        and name not in DEVELOPMENT_SETTINGS
+        and name not in ("GRAPH_API_URL", "X_API_URL")
     }
     return {
         **inherited,
         "PORT": str(api),
         "MOTO_PORT": str(moto),
         "FAKE_GRAPH_PORT": str(fake_graph),
+        "FAKE_X_PORT": str(fake_x),
         "META_VERIFY_TOKEN": VERIFY_TOKEN,
-        "EXAMPLE_DELIVERY_FILE": str(example),  # not build/: a developer's `make run` may have printed that one
+        "EXAMPLE_DELIVERY_FILE": str(example),  # not build/: a developer's `make run` may have printed those
         "PYTHONUNBUFFERED": "1",
     }
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[RunningStack]:
-    api, moto, fake_graph = free_ports(3)
+    ports = free_ports(4)
+    example = tmp_path / "example-whatsapp.json"
     process = subprocess.Popen(
         [sys.executable, "-m", "tools.local_stack"],
         cwd=ROOT,
-        env=stack_environment(api, moto, fake_graph, tmp_path / "example-whatsapp.json"),
+        env=stack_environment(*ports, example),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # so that the finally below can kill its whole group
     )
-    running = RunningStack(process, api, moto, fake_graph)
+    running = RunningStack(process, *ports)
     threading.Thread(target=running.read_output, daemon=True).start()
     try:
         started = time.monotonic()
@@ -118,7 +141,7 @@ def stack(tmp_path: Path) -> Iterator[RunningStack]:
 
 
 def _kill(running: RunningStack) -> None:
-    """Whatever the test did, leave no process behind (a clean stop has nothing left to kill)."""
+    """Whatever the tests did, leave no process behind (a clean stop has nothing left to kill)."""
     if running.process.poll() is not None:
         return
     chalice = re.search(r"chalice local started: pid (\d+)", running.output())
@@ -132,9 +155,10 @@ def _kill(running: RunningStack) -> None:
 # --- talking to the running system ---------------------------------------------------------------------------
 
 
-def post(url: str, body: bytes, signature: str) -> int:
-    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature}
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json", **headers}, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
@@ -143,15 +167,34 @@ def post(url: str, body: bytes, signature: str) -> int:
 
 
 def get(url: str) -> tuple[int, bytes]:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.status, response.read()
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 @dataclass(frozen=True)
 class Observed:
     tips: list[dict[str, Any]]
-    media: list[bytes]
-    replies: list[dict[str, Any]]
+    media: dict[str, bytes]  # S3 key -> bytes
+    replies: list[dict[str, Any]]  # WhatsApp, as the fake Graph API recorded them
+    messenger_replies: list[dict[str, Any]]
+    x_sent: list[dict[str, Any]]
+
+    def since(self, before: Observed) -> Observed:
+        """Only what is new since ``before`` (tips by key; the fakes' records only grow)."""
+        known = {tip["pk"]["S"] for tip in before.tips}
+        return Observed(
+            tips=[tip for tip in self.tips if tip["pk"]["S"] not in known],
+            media={key: body for key, body in self.media.items() if key not in before.media},
+            replies=self.replies[len(before.replies) :],
+            messenger_replies=self.messenger_replies[len(before.messenger_replies) :],
+            x_sent=self.x_sent[len(before.x_sent) :],
+        )
+
+    def media_of(self, tip: dict[str, Any]) -> list[bytes]:
+        return [body for key, body in self.media.items() if key.startswith(f"tips/{tip['tip_id']['S']}/")]
 
 
 class LocalAws:
@@ -161,17 +204,32 @@ class LocalAws:
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint)
         self.s3 = session.client("s3", endpoint_url=endpoint)
         self.sqs = session.client("sqs", endpoint_url=endpoint)
+        self.sns = session.client("sns", endpoint_url=endpoint)
         # A fresh moto holds exactly what infra/resources.json defines: one table and one bucket.
         (self.table,) = self.dynamodb.list_tables()["TableNames"]
         (self.bucket,) = [bucket["Name"] for bucket in self.s3.list_buckets()["Buckets"]]
+        (self.topic,) = [
+            topic["TopicArn"] for topic in self.sns.list_topics()["Topics"] if topic["TopicArn"].endswith(INBOUND_TOPIC)
+        ]
 
     def tips(self) -> list[dict[str, Any]]:
         items = self.dynamodb.scan(TableName=self.table)["Items"]
         return [item for item in items if item["sk"]["S"] == "TIP"]
 
-    def objects(self, prefix: str) -> list[bytes]:
+    def objects(self, prefix: str) -> dict[str, bytes]:
         listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("Contents", [])
-        return [self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read() for item in listing]
+        return {item["Key"]: self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read() for item in listing}
+
+    def publish_sms(self, body: str, sender: str, message_id: str) -> None:
+        # As AWS End User Messaging publishes an inbound SMS.
+        message = {
+            "originationNumber": sender,
+            "destinationNumber": "+919000000100",
+            "messageKeyword": "KEYWORD_123456789012",
+            "messageBody": body,
+            "inboundMessageId": message_id,
+        }
+        self.sns.publish(TopicArn=self.topic, Message=json.dumps(message))
 
     def queued(self) -> dict[str, int]:
         """Messages waiting or in flight, per queue."""
@@ -190,8 +248,9 @@ class LocalAws:
 
 
 def observe(aws: LocalAws, stack: RunningStack) -> Observed:
-    _, body = get(f"http://127.0.0.1:{stack.fake_graph}/_fake/replies")
-    return Observed(aws.tips(), aws.objects("tips/"), json.loads(body)["replies"])
+    graph = json.loads(get(f"http://127.0.0.1:{stack.fake_graph}/_fake/replies")[1])
+    sent = json.loads(get(f"http://127.0.0.1:{stack.fake_x}/_fake/sent")[1])["sent"]
+    return Observed(aws.tips(), aws.objects("tips/"), graph["replies"], graph["messenger_replies"], sent)
 
 
 def settle(aws: LocalAws, stack: RunningStack) -> Observed:
@@ -210,51 +269,196 @@ def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float =
         time.sleep(0.2)
 
 
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# --- what the banner prints, pasted as a developer would ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrintedPost:
+    line: str
+    url: str
+    header: str
+    signature: str
+    body: Path
+
+
+def printed_post(stack: RunningStack, channel: str) -> PrintedPost:
+    pattern = (
+        rf"^\s*(curl -i -X POST (\S+/webhooks/{channel}) -H 'Content-Type: application/json' "
+        r"-H '([\w-]+): (sha256=\S+)' --data-binary @(\S+))$"
+    )
+    printed = re.search(pattern, stack.output(), flags=re.MULTILINE)
+    assert printed, f"the banner has no signed curl example for {channel}"
+    line, url, header, signature, path = printed.groups()
+    return PrintedPost(line, url, header, signature, ROOT / path)
+
+
+def paste_post(printed: PrintedPost) -> int:
+    """The HTTP status of the printed curl, run as printed (or its request reproduced when there is no curl)."""
+    if shutil.which("curl") is None:
+        return post(printed.url, printed.body.read_bytes(), {printed.header: printed.signature})
+    status, _ = paste_curl(printed.line)
+    return status
+
+
+def paste_curl(line: str) -> tuple[int, bytes]:
+    """Run a printed `curl -i …` in a shell where `make run` runs; its status and body."""
+    result = subprocess.run(line, shell=True, cwd=ROOT, capture_output=True, timeout=20, check=True)  # noqa: S602
+    head, _, body = result.stdout.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
 # --- the test ----------------------------------------------------------------------------------------------------
 
 
-def test_make_run_turns_a_signed_delivery_into_one_tip_and_stops_cleanly(stack: RunningStack) -> None:
-    body = example_delivery(DEVELOPMENT_SETTINGS["WHATSAPP_PHONE_NUMBER_ID"], int(time.time()), sender=SENDER)
-    signature = meta.sign(body, DEVELOPMENT_SETTINGS["META_APP_SECRET"])
+def test_make_run_serves_every_channel_and_stops_cleanly(stack: RunningStack, subtests: pytest.Subtests) -> None:
     aws = LocalAws(stack.moto)
-
-    status, challenge = get(f"{stack.webhook}?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=42")
-    assert (status, challenge) == (200, b"42")
-    assert post(stack.webhook, body, "sha256=" + "0" * 64) == 401
-
-    assert post(stack.webhook, body, signature) == 200
-    first = settle(aws, stack)
-    assert_one_tip_with_photo_and_reply(first)
-
-    assert post(stack.webhook, body, signature) == 200  # Meta redelivers: nothing new may happen
-    assert settle(aws, stack) == first
-
-    assert post_printed_example(stack) == 200  # what a developer pastes from the banner
-    assert len(settle(aws, stack).tips) == 2  # another sender: another tip
-
+    for channel, check in (
+        ("whatsapp", check_whatsapp),
+        ("messenger", check_messenger),
+        ("x", check_x),
+        ("sms", check_sms),
+    ):
+        with subtests.test(channel):
+            check(stack, aws)
     assert_stops_cleanly(stack)
 
 
-def post_printed_example(stack: RunningStack) -> int:
-    printed = re.search(r"'X-Hub-Signature-256: (sha256=[0-9a-f]{64})' --data-binary @(\S+)", stack.output())
-    assert printed, "the banner has no signed curl example"
-    signature, path = printed.groups()
-    return post(stack.webhook, (ROOT / path).read_bytes(), signature)
+# --- one channel each: own delivery -> one tip; the same again -> nothing new; the banner's example pasted ------
 
 
-def assert_one_tip_with_photo_and_reply(seen: Observed) -> None:
-    assert (len(seen.tips), len(seen.media), len(seen.replies)) == (1, 1, 1), seen
-    (tip,) = seen.tips
-    assert tip["message_count"]["N"] == "2"  # the text and the photo joined one tip
+def check_whatsapp(stack: RunningStack, aws: LocalAws) -> None:
+    body = example_delivery(DEVELOPMENT_SETTINGS["WHATSAPP_PHONE_NUMBER_ID"], int(time.time()), sender=SENDER)
+    signed = {"X-Hub-Signature-256": meta.sign(body, DEVELOPMENT_SETTINGS["META_APP_SECRET"])}
+    webhook = stack.webhook("whatsapp")
+    before = settle(aws, stack)
+
+    status, challenge = get(f"{webhook}?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=42")
+    assert (status, challenge) == (200, b"42")
+    assert post(webhook, body, {"X-Hub-Signature-256": "sha256=" + "0" * 64}) == 401
+
+    assert post(webhook, body, signed) == 200
+    first = settle(aws, stack)
+    new = first.since(before)
+    assert (len(new.tips), len(new.media), len(new.replies), new.messenger_replies, new.x_sent) == (1, 1, 1, [], [])
+    (tip,) = new.tips
+    assert (tip["channel"]["S"], tip["message_count"]["N"]) == ("whatsapp", "2")  # the text and the photo: one tip
     assert "बैंक मोड़" in tip["texts"]["L"][0]["S"]
-    assert seen.media == [DEMO_PHOTO.read_bytes()]
-    (reply,) = seen.replies
+    assert new.media_of(tip) == [PHOTO]
+    (reply,) = new.replies
     assert reply["payload"]["to"] == SENDER
     assert tip["reference"]["S"] in reply["payload"]["text"]["body"]
+
+    assert post(webhook, body, signed) == 200  # Meta redelivers: nothing new may happen
+    assert settle(aws, stack) == first
+
+    assert paste_post(printed_post(stack, "whatsapp")) == 200  # what a developer pastes from the banner
+    pasted = settle(aws, stack).since(first)
+    assert [tip["channel"]["S"] for tip in pasted.tips] == ["whatsapp"]  # another sender: another tip
+    assert (len(pasted.media), len(pasted.replies)) == (1, 1)
+
+
+def check_messenger(stack: RunningStack, aws: LocalAws) -> None:
+    photo_url = f"http://127.0.0.1:{stack.fake_graph}/cdn/{DEMO_CDN_NAME}"
+    body = example_messenger_delivery(DEVELOPMENT_SETTINGS["MESSENGER_PAGE_ID"], now_ms(), photo_url, sender=PSID)
+    signed = {"X-Hub-Signature-256": meta.sign(body, DEVELOPMENT_SETTINGS["META_APP_SECRET"])}
+    webhook = stack.webhook("messenger")
+    before = settle(aws, stack)
+
+    assert post(webhook, body, {"X-Hub-Signature-256": "sha256=" + "0" * 64}) == 401
+    assert post(webhook, body, signed) == 200
+    first = settle(aws, stack)
+    new = first.since(before)
+    assert (len(new.tips), len(new.media), len(new.messenger_replies), new.replies, new.x_sent) == (1, 1, 1, [], [])
+    (tip,) = new.tips
+    assert (tip["channel"]["S"], tip["message_count"]["N"]) == ("messenger", "2")
+    assert "धनसार" in tip["texts"]["L"][0]["S"]
+    assert new.media_of(tip) == [PHOTO]
+    (reply,) = new.messenger_replies
+    assert reply["payload"]["recipient"] == {"id": PSID}
+    assert tip["reference"]["S"] in reply["payload"]["message"]["text"]
+    assert "access_token" not in reply["query"]  # the Page token travels in the header only
+
+    assert post(webhook, body, signed) == 200  # Meta redelivers: nothing new may happen
+    assert settle(aws, stack) == first
+
+    assert paste_post(printed_post(stack, "messenger")) == 200
+    pasted = settle(aws, stack).since(first)
+    assert [tip["channel"]["S"] for tip in pasted.tips] == ["messenger"]
+    assert (len(pasted.media), len(pasted.messenger_replies)) == (1, 1)
+
+
+def check_x(stack: RunningStack, aws: LocalAws) -> None:
+    consumer_secret = DEVELOPMENT_SETTINGS["X_CONSUMER_SECRET"]
+    webhook = stack.webhook("x")
+    status, answer = get(f"{webhook}?crc_token=e2eChallenge123")
+    assert status == 200
+    assert json.loads(answer) == {"response_token": x.sign(b"e2eChallenge123", consumer_secret)}
+
+    printed_crc = re.search(
+        r"\(answers (\{\"response_token\":\"\S+\"\})\).*\n\s*(curl -i '\S+/webhooks/x\?crc_token=\S+')", stack.output()
+    )
+    assert printed_crc, "the banner has no CRC example"
+    if shutil.which("curl"):
+        status, answer = paste_curl(printed_crc.group(2))
+    else:
+        status, answer = get(printed_crc.group(2).split("'")[1])
+    assert (status, json.loads(answer)) == (200, json.loads(printed_crc.group(1)))
+
+    photo_url = f"http://127.0.0.1:{stack.fake_x}{DEMO_X_MEDIA_PATH}"
+    body = example_x_delivery(DEVELOPMENT_SETTINGS["X_ACCOUNT_ID"], now_ms(), photo_url, sender=X_USER)
+    signed = {x.SIGNATURE_HEADER: x.sign(body, consumer_secret)}
+    before = settle(aws, stack)
+
+    assert post(webhook, body, {x.SIGNATURE_HEADER: x.sign(body, "not-the-consumer-secret")}) == 401
+    assert post(webhook, body, signed) == 200
+    first = settle(aws, stack)
+    new = first.since(before)
+    assert (len(new.tips), len(new.media), len(new.x_sent), new.replies, new.messenger_replies) == (1, 1, 1, [], [])
+    (tip,) = new.tips
+    assert (tip["channel"]["S"], tip["message_count"]["N"]) == ("x", "1")  # one DM: text and photo together
+    assert tip["texts"]["L"][0]["S"].startswith("The truck that takes the stolen coal")
+    assert "t.co" not in tip["texts"]["L"][0]["S"]  # the attachment's link is not the citizen's words
+    assert new.media_of(tip) == [PHOTO]  # downloaded with the account's OAuth 1.0a signature
+    (dm,) = new.x_sent
+    assert (dm["kind"], dm["recipient"]) == ("dm", X_USER)
+    assert tip["reference"]["S"] in dm["payload"]["text"]
+
+    assert post(webhook, body, signed) == 200  # X redelivers: nothing new may happen
+    assert settle(aws, stack) == first
+
+    assert paste_post(printed_post(stack, "x")) == 200
+    pasted = settle(aws, stack).since(first)
+    assert [tip["channel"]["S"] for tip in pasted.tips] == ["x"]
+    assert (len(pasted.media), len(pasted.x_sent)) == (1, 1)
+
+
+def check_sms(stack: RunningStack, aws: LocalAws) -> None:
+    text = "Diesel is stolen from the Katras depot trucks every Sunday"
+    before = settle(aws, stack)
+
+    aws.publish_sms(text, SMS_SENDER, "e2e-sms-1")
+    first = settle(aws, stack)
+    new = first.since(before)
+    assert (len(new.tips), new.media, new.replies, new.messenger_replies, new.x_sent) == (1, {}, [], [], [])
+    (tip,) = new.tips
+    assert (tip["channel"]["S"], tip["texts"]["L"], tip["ack_status"]["S"]) == ("sms", [{"S": text}], "pending")
+
+    aws.publish_sms(text, SMS_SENDER, "e2e-sms-1")  # SNS delivers at least once: nothing new may happen
+    assert settle(aws, stack) == first
+
+    printed = re.search(r"^\s*(\S+python\S* -c \"import boto3.*\.publish\(.*\)\"$)", stack.output(), re.MULTILINE)
+    assert printed, "the banner has no SMS example"
+    subprocess.run(printed.group(1), shell=True, cwd=ROOT, capture_output=True, timeout=30, check=True)  # noqa: S602
+    pasted = settle(aws, stack).since(first)
+    assert [(tip["channel"]["S"], tip["ack_status"]["S"]) for tip in pasted.tips] == [("sms", "pending")]
 
 
 def assert_stops_cleanly(stack: RunningStack) -> None:
     stack.process.send_signal(signal.SIGINT)
     assert stack.process.wait(STOP_TIMEOUT) == 0
-    for port in (stack.api, stack.moto, stack.fake_graph):
+    for port in (stack.api, stack.moto, stack.fake_graph, stack.fake_x):
         assert port_is_free(port), f"port {port} still in use after Ctrl-C"
