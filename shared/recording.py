@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -142,9 +143,8 @@ def status_query_reference(message: InboundMessage) -> str | None:
 
 def _answer_status_query(message: InboundMessage, record: MessageRecord, reference: str) -> str:
     """Queue the status of the sender's own tip, or "not found" for any other reference; never a tip."""
-    try:
-        tips.record_query(record.message_key, record.channel, record.received_at)
-    except DuplicateMessageError:
+    # Answer first, remember second: a crash in between repeats the answer (harmless) rather than losing it.
+    if tips.find_message(record.message_key, record.channel) is not None:
         count("Duplicates")
         return "duplicate"
     sender_count = _count_sender_message(record)
@@ -165,6 +165,8 @@ def _answer_status_query(message: InboundMessage, record: MessageRecord, referen
             }
         ],
     )
+    with contextlib.suppress(DuplicateMessageError):  # a parallel redelivery answered too: two same answers
+        tips.record_query(record.message_key, record.channel, record.received_at)
     count("StatusQueries")
     return "status_query"
 
