@@ -48,7 +48,8 @@ def _logged(record_handler):
     return handle
 
 
-@bp.on_sqs_message(queue=DELIVERIES_QUEUE, batch_size=10, name="record_deliveries")
+# One delivery per invocation: a delivery can hold up to 1,000 messages (README, "Throughput").
+@bp.on_sqs_message(queue=DELIVERIES_QUEUE, batch_size=1, name="record_deliveries")
 def record_deliveries(event):
     return _process(event, _record_delivery)
 

@@ -27,13 +27,20 @@ class HttpResponse:
 
 
 class HttpError(Exception):
-    """The request never got an HTTP answer (DNS, connection, timeout)."""
+    """The request never got an HTTP answer (DNS, connection, timeout).
+
+    Raised ``from None``: urllib3's own error text holds the whole URL, which can carry a citizen's platform id.
+    """
 
 
 @functools.cache
 def _pool() -> Any:
+    import logging
+
     import urllib3
 
+    # urllib3 logs retried URLs at WARNING, and our URLs can hold a citizen's platform id (X DM paths).
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     timeout = config.get_int("HTTP_TIMEOUT_SECONDS")
     # No automatic redirects: every URL we follow is checked against the allow-list first.
     return urllib3.PoolManager(
@@ -55,7 +62,7 @@ def request(method: str, url: str, *, headers: dict[str, str] | None = None, jso
     try:
         response = _pool().request(method, url, body=body, headers=all_headers, redirect=False)
     except urllib3.exceptions.HTTPError as error:
-        raise HttpError(f"{method} {_host(url)} failed: {type(error).__name__}") from error
+        raise HttpError(f"{method} {_host(url)} failed: {type(error).__name__}") from None
     return HttpResponse(response.status, response.data, dict(response.headers))
 
 
@@ -66,13 +73,13 @@ def stream(url: str, *, headers: dict[str, str] | None = None) -> tuple[int, dic
     try:
         response = _pool().request("GET", url, headers=headers or {}, preload_content=False, redirect=False)
     except urllib3.exceptions.HTTPError as error:
-        raise HttpError(f"GET {_host(url)} failed: {type(error).__name__}") from error
+        raise HttpError(f"GET {_host(url)} failed: {type(error).__name__}") from None
 
     def chunks() -> Iterator[bytes]:
         try:
             yield from response.stream(_CHUNK_BYTES)
         except urllib3.exceptions.HTTPError as error:
-            raise HttpError(f"reading from {_host(url)} failed: {type(error).__name__}") from error
+            raise HttpError(f"reading from {_host(url)} failed: {type(error).__name__}") from None
         finally:
             response.release_conn()
 

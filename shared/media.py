@@ -77,10 +77,10 @@ def fetch_media(job: MediaJob, receive_count: int = 1) -> str:
         count("MediaFailures")
         logger.warning("media rejected", extra={"tip_id": job.tip_id, "reason": error.reason})
         return "rejected"
-    except MediaUnavailableError as error:
+    except Exception as error:
         if receive_count >= config.get_int("MEDIA_MAX_RECEIVES"):
-            # Last try before the dead-letter queue: the tip must say its media is missing.
-            tips.record_media_failed(job.tip_id, job.media_key, MediaStatus.MISSING, str(error))
+            # Last try before the dead-letter queue, whatever went wrong: the tip must say its media is missing.
+            tips.record_media_failed(job.tip_id, job.media_key, MediaStatus.MISSING, type(error).__name__)
         count("MediaFailures")
         raise
     with stored.file:
@@ -114,7 +114,10 @@ def _download_to_temp(job: MediaJob) -> _Stored:
         # The URL in the webhook expired (WhatsApp's live 5 minutes): ask the platform for a fresh one.
         status, chunks = _start_download(adapter, job.channel, _resolve(adapter, job))
     _check_status(status, "download")
-    stored = _spool(chunks)
+    try:
+        stored = _spool(chunks)
+    except http.HttpError as error:  # the connection broke mid-download: try again later
+        raise MediaUnavailableError(str(error)) from error
     if job.sha256 and not _digest_matches(job.sha256, stored.sha256):
         stored.file.close()
         raise MediaUnavailableError("checksum does not match the platform's")

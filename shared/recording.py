@@ -16,7 +16,7 @@ from shared.channels import parser_for
 from shared.domain import Channel, InboundMessage, MediaEntry, MediaRef, MessageRecord, NewTip
 from shared.errors import DuplicateMessageError, OpenTipConflictError
 from shared.observability import count, logger
-from shared.references import new_reference
+from shared.references import ALPHABET, LENGTH, new_reference
 from shared.storage import senders, tips
 
 _GROUPING_ATTEMPTS = 4
@@ -36,8 +36,9 @@ class DeliveryOutcome:
 def process_delivery(channel: Channel, inbox_key: str, received_at: datetime) -> DeliveryOutcome:
     """Parse a stored delivery and record every message in it; safe to run again on the same delivery."""
     raw_body = inbox.read(inbox_key)
-    if raw_body is None:  # a redelivered queue message whose delivery was processed and discarded already
-        logger.info("inbox object already processed", extra={"channel": str(channel)})
+    if raw_body is None:  # processed and discarded already (an SQS redelivery) — or expired, which must not happen
+        logger.warning("inbox object missing: processed before, or expired", extra={"channel": str(channel)})
+        count("InboxObjectsMissing")
         return DeliveryOutcome()
     outcome = record_delivery(channel, raw_body, received_at)
     inbox.discard(inbox_key)
@@ -93,7 +94,7 @@ def _open_or_join(message: InboundMessage, record: MessageRecord) -> str:
     open_until = int(record.received_at.timestamp()) + window
     current = tips.find_open_tip(record.sender_pseudonym, record.channel, record.received_at)
     if current is not None:
-        tips.append_to_tip(current, record, open_until)
+        tips.append_to_tip(current, record, max(open_until, current.open_until))  # a late message never shrinks it
         if area_id := _area_of(record):
             tips.assign_area_if_unset(current.tip_id, area_id)
         _count_sender_message(record)
@@ -129,16 +130,22 @@ def _count_sender_message(record: MessageRecord) -> int:
     return senders.count_message(record.sender_pseudonym, record.channel, window_start, window)
 
 
-# "STATUS DHN-7K3QM", "status dhn7k3qm", "स्थिति DHN-7K3QM": the sender asks about their own tip.
-_STATUS_QUERY = re.compile(r"^\s*(?:status|स्थिति)\s*[:\-]?\s*([a-z]{2,5})-?([a-z0-9]{4,6})\s*[.?!]?\s*$", re.IGNORECASE)
+# "STATUS DHN-7K3QM", "status dhn7k3qm", "स्थिति DHN-7K3QM?": the sender asks about their own tip. Only a
+# reference of our own shape counts, so that "status update …" or "status report" stays an ordinary tip.
+_STATUS_WORD = re.compile(r"^\s*(?:status|स्थिति)\s*[:\-]?\s*(?P<prefix>[a-z]+)-?(?P<code>[0-9a-z]+)\s*[.?!]?\s*$", re.I)
 
 
 def status_query_reference(message: InboundMessage) -> str | None:
-    """The reference a text-only message asks about, normalised to PREFIX-CODE, or None."""
-    if message.media or message.location or not message.text:
+    """The reference a private, text-only message asks about, normalised to PREFIX-CODE, or None."""
+    if message.media or message.location or not message.text or message.reply_address.public:
+        return None  # a public post (X mention) is never answered with a status: that would expose the informant
+    match = _STATUS_WORD.match(message.text)
+    if not match:
         return None
-    match = _STATUS_QUERY.match(message.text)
-    return f"{match.group(1)}-{match.group(2)}".upper() if match else None
+    prefix, code = match.group("prefix").upper(), match.group("code").upper()
+    if prefix != config.get("REFERENCE_PREFIX").upper() or len(code) != LENGTH or set(code) - set(ALPHABET):
+        return None
+    return f"{prefix}-{code}"
 
 
 def _answer_status_query(message: InboundMessage, record: MessageRecord, reference: str) -> str:

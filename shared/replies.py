@@ -89,7 +89,9 @@ def _over_limit(pseudonym: str, channel: Channel, sender_count: int | None) -> b
 def _limit_instead_of_acknowledgement(tip_id: str, pseudonym: str, channel: Channel, address: ReplyAddress) -> str:
     """Over the limit: the tip is kept, unacknowledged; the sender hears about the limit once per window."""
     count("SendersLimited")
-    notice_due = not address.public and senders.claim_limit_notice(pseudonym, channel, _window_start())
+    notice_due = not address.public and senders.claim_limit_notice(
+        pseudonym, channel, _window_start(), config.get_int("SENDER_LIMIT_WINDOW_SECONDS")
+    )
     sent = notice_due and _send(channel, address, texts.LIMIT_NOTICE, tip_id) == "sent"
     tips.set_ack_status(tip_id, AckStatus.LIMITED, clock.now())
     return "limit_notice_sent" if sent else "limited"

@@ -105,7 +105,6 @@ class MediaItem(Model):
     kind = UnicodeAttribute()
     status = UnicodeAttribute(attr_name="media_status")  # not "status": keeps media out of by-status
     caption = UnicodeAttribute(null=True)
-    filename = UnicodeAttribute(null=True)
     content_type = UnicodeAttribute(null=True)
     size = NumberAttribute(null=True)
     sha256 = UnicodeAttribute(null=True)

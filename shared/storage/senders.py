@@ -37,12 +37,14 @@ def current_rate(pseudonym: str, channel: Channel, window_start: int) -> SenderR
     return SenderRate(count=int(item.count), notice_sent=bool(item.notice_sent))
 
 
-def claim_limit_notice(pseudonym: str, channel: Channel, window_start: int) -> bool:
+def claim_limit_notice(pseudonym: str, channel: Channel, window_start: int, window_seconds: int) -> bool:
     """True for exactly one caller per window: the one that may tell the sender about the limit."""
     models.bind()
+    expires = datetime.fromtimestamp(window_start + 2 * window_seconds, tz=UTC)
     try:
         _key(pseudonym, channel, window_start).update(
-            actions=[RateItem.notice_sent.set(True)], condition=RateItem.notice_sent.does_not_exist()
+            actions=[RateItem.notice_sent.set(True), RateItem.expires_at.set(expires)],
+            condition=RateItem.notice_sent.does_not_exist(),
         )
     except UpdateError as error:
         if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":

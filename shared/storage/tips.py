@@ -287,6 +287,7 @@ def get_media_status(tip_id: str, media_key: str) -> MediaStatus | None:
 def record_media_stored(tip_id: str, media_key: str, *, s3_key: str, content_type: str, size: int, sha256: str) -> None:
     models.bind()
     MediaItem(pk=_tip_pk(tip_id), sk=f"MEDIA#{media_key}").update(
+        condition=MediaItem.status == str(MediaStatus.PENDING),  # never over a missing or rejected verdict
         actions=[
             MediaItem.status.set(str(MediaStatus.STORED)),
             MediaItem.s3_key.set(s3_key),
@@ -294,7 +295,7 @@ def record_media_stored(tip_id: str, media_key: str, *, s3_key: str, content_typ
             MediaItem.size.set(size),
             MediaItem.sha256.set(sha256),
             MediaItem.failure.remove(),
-        ]
+        ],
     )
 
 
@@ -346,7 +347,7 @@ def _media_operations(tip_id: str, message: MessageRecord) -> list:
                 kind=str(entry.kind),
                 status=str(MediaStatus.PENDING),
                 caption=entry.caption,
-                filename=entry.filename,
+                # No citizen filename: it can carry a name or a number ("Ravi_9835011111.pdf").
             )
         )
 
@@ -391,10 +392,35 @@ def _commit(operations: list) -> None:
                 operation(transaction)
     except TransactWriteError as error:
         reasons = error.cancellation_reasons or []
-        for (name, _), reason in zip(operations, reasons, strict=False):
+        # PynamoDB sends puts before updates; the reasons come in the order sent.
+        for (name, _), reason in zip(_in_sent_order(operations), reasons, strict=False):
             if reason is not None and reason.code == _CONDITION_FAILED:
                 raise _ConditionFailedError(name) from error
+        if any(reason is not None and reason.code == "TransactionConflict" for reason in reasons):
+            raise _ConditionFailedError("conflict") from error  # another transaction on the same item: retry
         raise StorageUnavailableError("transaction failed") from error
+
+
+def _in_sent_order(operations: list) -> list:
+    """Operations in the order PynamoDB's TransactWrite sends them: condition checks, deletes, puts, updates."""
+    rank = {"check": 0, "delete": 1, "save": 2, "update": 3}
+    return sorted(operations, key=lambda operation: rank[_kind(operation[1])])
+
+
+def _kind(operation) -> str:
+    recorder = _KindRecorder()
+    operation(recorder)
+    return recorder.kind
+
+
+class _KindRecorder:
+    kind = "update"
+
+    def save(self, *args, **kwargs) -> None:
+        self.kind = "save"
+
+    def update(self, *args, **kwargs) -> None:
+        self.kind = "update"
 
 
 def _is_condition_failure(error: PutError | UpdateError) -> bool:

@@ -100,5 +100,33 @@ def test_counters_are_atomic_and_the_notice_is_claimed_once(aws):
         counts = list(pool.map(lambda _: senders.count_message("p1", Channel.WHATSAPP, window, 3600), range(40)))
     # THEN every count is distinct, the total is exact, and only one caller may send the notice
     assert sorted(counts) == list(range(1, 41))
-    claims = [senders.claim_limit_notice("p1", Channel.WHATSAPP, window) for _ in range(5)]
+    claims = [senders.claim_limit_notice("p1", Channel.WHATSAPP, window, 3600) for _ in range(5)]
     assert claims == [True, False, False, False, False]
+
+
+@pytest.mark.parametrize(
+    ("text", "public", "expected"),
+    [
+        ("STATUS DHN-7K3QM", False, "DHN-7K3QM"),
+        ("status dhn7k3qm?", False, "DHN-7K3QM"),
+        ("स्थिति: DHN-7K3QM", False, "DHN-7K3QM"),
+        ("status update", False, None),  # an ordinary tip, not a query
+        ("Status pending?", False, None),
+        ("status report", False, None),
+        ("STATUS ABC-7K3QM", False, None),  # not our district's prefix
+        ("STATUS DHN-7K3Q0", False, None),  # 0 is not in the reference alphabet
+        ("STATUS DHN-7K3QM", True, None),  # a public post is never answered with a status
+    ],
+)
+def test_only_a_private_message_quoting_our_reference_shape_is_a_status_query(text, public, expected):
+    from shared.domain import InboundMessage, ReplyAddress
+
+    message = InboundMessage(
+        channel=Channel.X,
+        sender_id="1",
+        external_id="x",
+        sent_at=FIXED_NOW,
+        text=text,
+        reply_address=ReplyAddress(channel=Channel.X, recipient="1", recipient_kind="dm", public=public),
+    )
+    assert recording.status_query_reference(message) == expected
