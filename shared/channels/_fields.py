@@ -26,6 +26,17 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def listed(container: dict[str, Any], key: str, ignored: list[str]) -> list[Any]:
+    """The list under ``key``: absent is empty; anything but a list is counted in ``ignored`` as malformed."""
+    value = container.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        ignored.append("malformed")
+        return []
+    return value
+
+
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 

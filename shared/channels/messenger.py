@@ -18,6 +18,7 @@ from typing import Any
 
 from shared import config, http
 from shared.channels._fields import epoch_datetime as _timestamp
+from shared.channels._fields import listed as _items
 from shared.channels._fields import load_json
 from shared.channels._fields import text as _str
 from shared.domain import (
@@ -121,17 +122,6 @@ def _events(payload: dict[str, Any], ignored: list[str]) -> Iterator[dict[str, A
                 yield event
             else:
                 ignored.append("malformed")
-
-
-def _items(container: dict[str, Any], key: str, ignored: list[str]) -> list[Any]:
-    """The list under ``key``; absent is empty, anything but a list is counted as malformed."""
-    value = container.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        ignored.append("malformed")
-        return []
-    return value
 
 
 def _parse_event(event: dict[str, Any], page: _OurPage) -> InboundMessage | str:

@@ -11,6 +11,7 @@ from typing import Any
 from shared import config, http
 from shared.channels._fields import as_list as _list
 from shared.channels._fields import epoch_datetime as _timestamp
+from shared.channels._fields import listed as _items
 from shared.channels._fields import load_json
 from shared.channels._fields import text as _str
 from shared.domain import (
@@ -79,17 +80,6 @@ def _change_values(payload: dict[str, Any], ignored: list[str]) -> Iterator[dict
                 ignored.append("field")
             else:
                 yield change["value"]
-
-
-def _items(container: dict[str, Any], key: str, ignored: list[str]) -> list[Any]:
-    """The list under ``key``; absent is empty, anything but a list is counted as malformed."""
-    value = container.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        ignored.append("malformed")
-        return []
-    return value
 
 
 def _parse_message(raw: Any) -> InboundMessage | str:
