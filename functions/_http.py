@@ -13,6 +13,8 @@ from shared.errors import (
     ConfigurationError,
     HandshakeRejectedError,
     InvalidSignatureError,
+    InvalidTokenError,
+    KeysUnavailableError,
     MalformedPayloadError,
     SamparkError,
     StorageUnavailableError,
@@ -21,6 +23,8 @@ from shared.observability import count, logger
 
 _STATUS_BY_ERROR: list[tuple[type[SamparkError], int]] = [
     (InvalidSignatureError, 401),
+    (InvalidTokenError, 401),
+    (KeysUnavailableError, 503),
     (HandshakeRejectedError, 403),
     (MalformedPayloadError, 400),
     (StorageUnavailableError, 503),  # Meta retries anything but 200: nothing is lost

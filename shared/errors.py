@@ -55,3 +55,11 @@ class ReplyUnavailableError(SamparkError):
 
 class ReplyDeferredError(SamparkError):
     """The channel cannot send yet (SMS before DLT-compliant sending exists): the acknowledgement stays pending."""
+
+
+class InvalidTokenError(SamparkError):
+    """The bearer token is malformed, forged, expired or meant for something else: the caller is not signed in."""
+
+
+class KeysUnavailableError(SamparkError):
+    """The pool's JWKS could not be fetched or read: the fault is ours or Cognito's, and retrying may help."""
