@@ -385,15 +385,16 @@ def _commit_message(operations: list) -> None:
 
 def _commit(operations: list) -> None:
     """Run named operations as one transaction; _ConditionFailedError names the first whose condition failed."""
-    connection = _connection(TipItem.Meta.region)
+    named = _NamedTransaction()
     try:
-        with TransactWrite(connection=connection) as transaction:
-            for _, operation in operations:
-                operation(transaction)
+        with TransactWrite(connection=_connection(TipItem.Meta.region)) as transaction:
+            named.transaction = transaction
+            for name, operation in operations:
+                named.current = name
+                operation(named)
     except TransactWriteError as error:
         reasons = error.cancellation_reasons or []
-        # PynamoDB sends puts before updates; the reasons come in the order sent.
-        for (name, _), reason in zip(_in_sent_order(operations), reasons, strict=False):
+        for name, reason in zip(named.sent_order(), reasons, strict=False):
             if reason is not None and reason.code == _CONDITION_FAILED:
                 raise _ConditionFailedError(name) from error
         if any(reason is not None and reason.code == "TransactionConflict" for reason in reasons):
@@ -401,26 +402,26 @@ def _commit(operations: list) -> None:
         raise StorageUnavailableError("transaction failed") from error
 
 
-def _in_sent_order(operations: list) -> list:
-    """Operations in the order PynamoDB's TransactWrite sends them: condition checks, deletes, puts, updates."""
-    rank = {"check": 0, "delete": 1, "save": 2, "update": 3}
-    return sorted(operations, key=lambda operation: rank[_kind(operation[1])])
+class _NamedTransaction:
+    """Passes operations to the transaction and remembers their names in the order PynamoDB sends them
+    (all puts, then all updates), which is the order of DynamoDB's cancellation reasons."""
 
-
-def _kind(operation) -> str:
-    recorder = _KindRecorder()
-    operation(recorder)
-    return recorder.kind
-
-
-class _KindRecorder:
-    kind = "update"
+    def __init__(self) -> None:
+        self.transaction: TransactWrite | None = None
+        self.current = ""
+        self._puts: list[str] = []
+        self._updates: list[str] = []
 
     def save(self, *args, **kwargs) -> None:
-        self.kind = "save"
+        self._puts.append(self.current)
+        self.transaction.save(*args, **kwargs)  # type: ignore[union-attr]
 
     def update(self, *args, **kwargs) -> None:
-        self.kind = "update"
+        self._updates.append(self.current)
+        self.transaction.update(*args, **kwargs)  # type: ignore[union-attr]
+
+    def sent_order(self) -> list[str]:
+        return self._puts + self._updates
 
 
 def _is_condition_failure(error: PutError | UpdateError) -> bool:
