@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import IO
 from urllib.parse import urlsplit
 
-from shared import channels, config, http
+from shared import channels, config, http, images
 from shared.aws import media_store
 from shared.domain import Channel, MediaStatus
 from shared.errors import MediaRejectedError, MediaUnavailableError
@@ -85,7 +85,9 @@ def fetch_media(job: MediaJob, receive_count: int = 1) -> str:
         raise
     with stored.file:
         key = f"tips/{job.tip_id}/{job.media_key}.{stored.media_type.extension}"
+        photo = _read_photo(stored)  # before the upload, which closes the file
         media_store.put(key, stored.file, content_type=stored.media_type.content_type, sha256_hex=stored.sha256)
+    clean_key = _store_clean_copy(job, photo) if photo is not None else None
     tips.record_media_stored(
         job.tip_id,
         job.media_key,
@@ -93,9 +95,36 @@ def fetch_media(job: MediaJob, receive_count: int = 1) -> str:
         content_type=stored.media_type.content_type,
         size=stored.size,
         sha256=stored.sha256,
+        clean_s3_key=clean_key,
     )
     count("MediaStored")
     return "stored"
+
+
+# Officers' copies keep detail (a number plate, a face) but not a full-resolution original's size.
+CLEAN_COPY_MAX_SIDE = 2560
+
+
+def _read_photo(stored: _Stored) -> bytes | None:
+    """A photo's bytes (at most 5 MiB), or None for any other kind of media."""
+    if not stored.media_type.content_type.startswith("image/"):
+        return None
+    photo = stored.file.read()
+    stored.file.seek(0)
+    return photo
+
+
+def _store_clean_copy(job: MediaJob, photo: bytes) -> str | None:
+    """A photo's copy without metadata, the one officers see; None if it cannot be made (the original stays)."""
+    try:
+        clean = images.strip_metadata(photo, max_side=CLEAN_COPY_MAX_SIDE)
+    except MediaRejectedError as error:
+        count("PhotosNotCleaned")
+        logger.warning("photo kept without an officers' copy", extra={"tip_id": job.tip_id, "reason": error.reason})
+        return None
+    clean_key = f"tips/{job.tip_id}/{job.media_key}.clean.jpg"
+    media_store.put_bytes(clean_key, clean.data, content_type=clean.content_type)
+    return clean_key
 
 
 @dataclass

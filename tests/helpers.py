@@ -37,10 +37,22 @@ def media_items(stack: Any) -> list[dict[str, Any]]:
     return [item for item in table_items(stack) if item["sk"]["S"].startswith("MEDIA#")]
 
 
-def bucket_keys(stack: Any, prefix: str = "") -> list[str]:
+CLEAN_COPY_SUFFIX = ".clean.jpg"
+
+
+def all_bucket_keys(stack: Any, prefix: str = "") -> list[str]:
     client = boto3.client("s3", region_name="ap-south-1")
     response = client.list_objects_v2(Bucket=stack.physical["MediaBucket"]["Ref"], Prefix=prefix)
     return [item["Key"] for item in response.get("Contents", [])]
+
+
+def bucket_keys(stack: Any, prefix: str = "") -> list[str]:
+    """Keys of the bucket, without the officers' copies of photos (see ``officer_copies``)."""
+    return [key for key in all_bucket_keys(stack, prefix) if not key.endswith(CLEAN_COPY_SUFFIX)]
+
+
+def officer_copies(stack: Any, prefix: str = "") -> list[str]:
+    return [key for key in all_bucket_keys(stack, prefix) if key.endswith(CLEAN_COPY_SUFFIX)]
 
 
 def add_album_media(fake_graph: Any) -> bytes:
