@@ -4,7 +4,7 @@ import functools
 
 from chalice import Chalice, ConvertToMiddleware
 
-from functions import areas, messenger, sms, whatsapp, workers, x
+from functions import areas, audit, messenger, sms, tips, whatsapp, workers, x
 from shared.observability import logger, metrics
 
 app = Chalice(app_name="sampark", configure_logs=False)
@@ -16,6 +16,8 @@ app.register_blueprint(messenger.bp)
 app.register_blueprint(x.bp)
 app.register_blueprint(sms.bp)
 app.register_blueprint(areas.bp)
+app.register_blueprint(tips.bp)
+app.register_blueprint(audit.bp)
 app.register_blueprint(workers.bp)
 
 # Lambda entry points of the queue-triggered functions. Chalice names blueprint handlers by module

@@ -9,13 +9,19 @@ from typing import Any
 
 from chalice import Response
 
+from shared import tokens
 from shared.errors import (
+    AuditUnavailableError,
     ConfigurationError,
+    FollowUpNotAllowedError,
+    ForbiddenError,
     HandshakeRejectedError,
+    InvalidRequestError,
     InvalidSignatureError,
     InvalidTokenError,
     KeysUnavailableError,
     MalformedPayloadError,
+    NotFoundError,
     SamparkError,
     StorageUnavailableError,
 )
@@ -27,9 +33,16 @@ _STATUS_BY_ERROR: list[tuple[type[SamparkError], int]] = [
     (KeysUnavailableError, 503),
     (HandshakeRejectedError, 403),
     (MalformedPayloadError, 400),
+    (InvalidRequestError, 400),
+    (ForbiddenError, 403),
+    (NotFoundError, 404),
+    (FollowUpNotAllowedError, 409),
     (StorageUnavailableError, 503),  # Meta retries anything but 200: nothing is lost
+    (AuditUnavailableError, 503),  # no trace, no access: the officer may retry
     (ConfigurationError, 500),
 ]
+# Officers' answers hold informants' words: no browser or proxy may keep a copy.
+PRIVATE = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 
 
 def error_response(error: SamparkError) -> Response:
@@ -38,9 +51,32 @@ def error_response(error: SamparkError) -> Response:
         # Echo nothing back on a failed handshake.
         return Response(body="", status_code=status, headers={"Content-Type": "text/plain"})
     message = str(error) if status < 500 else "temporarily unavailable, please retry"
-    return Response(
-        body=json.dumps({"error": message}), status_code=status, headers={"Content-Type": "application/json"}
-    )
+    headers = dict(PRIVATE)
+    if status == 401 and isinstance(error, InvalidTokenError):
+        # RFC 6750 §3: a refused bearer token is answered with the scheme the client must use.
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return Response(body=json.dumps({"error": message}, ensure_ascii=False), status_code=status, headers=headers)
+
+
+def signed_in(request: Any) -> tokens.Principal:
+    """The officer named by the request's Cognito access token (``Authorization: Bearer <token>``)."""
+    header = (request.headers or {}).get("authorization") or ""
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidTokenError("sign in: send the header Authorization: Bearer <Cognito access token>")
+    return tokens.verify_access_token(token.strip())
+
+
+def json_body(request: Any) -> Any:
+    """The request's JSON body; MalformedPayloadError (400) says why it is not JSON."""
+    try:
+        return json.loads(request.raw_body or b"")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise MalformedPayloadError(f"the body is not JSON: {error}") from None
+
+
+def private_json(body: Any, status: int = 200) -> Response:
+    return Response(body=json.dumps(body, ensure_ascii=False), status_code=status, headers=PRIVATE)
 
 
 def maps_domain_errors(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -77,3 +77,7 @@ def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     d_phi, d_lambda = phi2 - phi1, math.radians(lon2 - lon1)
     a = math.sin(d_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2) ** 2
     return 2 * _EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+def find_area(area_id: str) -> Area | None:
+    return next((area for area in all_areas() if area.id == area_id), None)

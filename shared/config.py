@@ -31,6 +31,9 @@ DEFAULTS: dict[str, str] = {
     # A sender over this many messages in a window still has them stored, but is acknowledged no more (one notice).
     "SENDER_MESSAGE_LIMIT": "20",
     "SENDER_LIMIT_WINDOW_SECONDS": "3600",
+    # After an officer's follow-up question, the informant's messages join that tip for this long (the platforms'
+    # 24-hour reply window).
+    "FOLLOWUP_ANSWER_WINDOW_SECONDS": str(24 * 3600),
 }
 
 # Credentials and keys: in AWS they live in the Secrets Manager secret, never in a plain environment variable.

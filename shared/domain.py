@@ -79,7 +79,13 @@ class ParsedDelivery:
 
 
 class TipStatus(enum.StrEnum):
+    """Where a tip stands in the officers' workflow."""
+
     NEW = "new"
+    IN_REVIEW = "in_review"
+    ACTIONED = "actioned"
+    CLOSED = "closed"
+    SPAM = "spam"
 
 
 class MediaStatus(enum.StrEnum):
@@ -129,6 +135,7 @@ class NewTip:
     reply_handle: bytes
     open_until: int  # epoch seconds until which follow-ups join this tip
     area_id: str | None = None  # the police area nearest to the first location, if any
+    public_post: bool = False  # the first message was public (an X mention)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,6 +162,7 @@ class TipForReply:
     ack_status: AckStatus
     sender_pseudonym: str
     status: str
+    area_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,3 +171,125 @@ class SenderRate:
 
     count: int
     notice_sent: bool
+
+
+# --- officers' view of tips ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TipListQuery:
+    """One page of a tip list. ``area_id`` "none" asks for tips without an area."""
+
+    status: TipStatus | None = None
+    area_id: str | None = None
+    channel: Channel | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 25
+    after: str | None = None  # the received_key of the last tip of the previous page
+
+
+@dataclass(frozen=True, kw_only=True)
+class TipSummary:
+    tip_id: str
+    reference: str
+    status: TipStatus
+    channel: Channel
+    area_id: str | None
+    received_at: datetime
+    texts: tuple[str, ...]
+    media_count: int
+    location: Location | None
+    assignee: str | None
+    received_key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TipPage:
+    tips: tuple[TipSummary, ...]
+    after: str | None  # None on the last page
+    items_read: int  # what DynamoDB read (ScannedCount) to serve the page
+
+
+@dataclass(frozen=True, kw_only=True)
+class InformantText:
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Note:
+    note_id: str
+    author: str
+    written_at: datetime
+    text: str
+
+
+class FollowUpStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowUp:
+    followup_id: str
+    author: str
+    written_at: datetime
+    text: str
+    status: FollowUpStatus
+    sent_at: datetime | None = None
+    failure: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredMedia:
+    media_key: str
+    kind: MediaKind
+    status: MediaStatus
+    caption: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    s3_key: str | None = None
+    clean_s3_key: str | None = None
+    failure: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TipFile:
+    """Everything about one tip that officers may see, and the few facts the API needs to act on it."""
+
+    summary: TipSummary
+    texts: tuple[InformantText, ...]
+    media: tuple[StoredMedia, ...]
+    notes: tuple[Note, ...]
+    followups: tuple[FollowUp, ...]
+    last_message_at: datetime
+    message_count: int
+    forwarded: bool
+    public_post: bool
+    updated_at: datetime | None
+    # Never shown to officers; used to let the informant's answer to a follow-up join this tip.
+    sender_pseudonym: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TipChange:
+    """A PATCH: only the fields given are changed (``assignee`` None with ``unassign`` clears it)."""
+
+    status: TipStatus | None = None
+    area_id: str | None = None
+    assignee: str | None = None
+    unassign: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    actor_subject: str
+    action: str
+    tip_id: str | None = None
+    detail: dict[str, object] = field(default_factory=dict)

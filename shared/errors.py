@@ -63,3 +63,23 @@ class InvalidTokenError(SamparkError):
 
 class KeysUnavailableError(SamparkError):
     """The pool's JWKS could not be fetched or read: the fault is ours or Cognito's, and retrying may help."""
+
+
+class InvalidRequestError(SamparkError):
+    """An officer's request names an unknown value or breaks a rule of the API: the caller must change it."""
+
+
+class ForbiddenError(SamparkError):
+    """The signed-in officer's role or areas do not allow this: nothing was read or changed."""
+
+
+class NotFoundError(SamparkError):
+    """The tip (or other record) named in the request does not exist."""
+
+
+class FollowUpNotAllowedError(SamparkError):
+    """The platform does not let the police write to this informant now (e.g. outside its 24-hour window)."""
+
+
+class AuditUnavailableError(SamparkError):
+    """The audit trail could not be written: the access it should record must not happen."""

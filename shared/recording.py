@@ -95,8 +95,9 @@ def _open_or_join(message: InboundMessage, record: MessageRecord) -> str:
     current = tips.find_open_tip(record.sender_pseudonym, record.channel, record.received_at)
     if current is not None:
         tips.append_to_tip(current, record, max(open_until, current.open_until))  # a late message never shrinks it
-        if area_id := _area_of(record):
-            tips.assign_area_if_unset(current.tip_id, area_id)
+        if (area_id := _area_of(record)) and tips.assign_area_if_unset(current.tip_id, area_id, record.channel):
+            # The tip has an area only now: that area's officers hear about it now.
+            queues.enqueue(REPLIES_QUEUE, [{"kind": "new_tip_notice", "tip_id": current.tip_id}])
         _count_sender_message(record)
         _send_followups(message, record, current.tip_id, opened_tip=False)
         count("MessagesJoined")
@@ -107,6 +108,7 @@ def _open_or_join(message: InboundMessage, record: MessageRecord) -> str:
         reply_handle=privacy.seal_reply_address(message.reply_address),
         open_until=open_until,
         area_id=_area_of(record),
+        public_post=message.reply_address.public,
     )
     tips.open_tip(tip, record)
     sender_count = _count_sender_message(record)
@@ -193,8 +195,11 @@ def _send_followups(
     ]
     if media_jobs:
         queues.enqueue(MEDIA_QUEUE, media_jobs)
-    if opened_tip:  # one acknowledgement per tip, not per message or photo
-        queues.enqueue(REPLIES_QUEUE, [{"tip_id": tip_id, "sender_count": sender_count}])
+    if opened_tip:  # one acknowledgement per tip, not per message or photo; the officers of its area hear of it
+        queues.enqueue(
+            REPLIES_QUEUE,
+            [{"tip_id": tip_id, "sender_count": sender_count}, {"kind": "new_tip_notice", "tip_id": tip_id}],
+        )
     tips.mark_followups_done(record.message_key, record.channel)
 
 

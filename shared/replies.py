@@ -5,20 +5,26 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from shared import channels, clock, config, privacy, texts
-from shared.domain import AckStatus, Channel, ReplyAddress
+from shared import channels, clock, config, notices, privacy, texts
+from shared.domain import AckStatus, Channel, FollowUpStatus, ReplyAddress
 from shared.errors import ReplyDeferredError, ReplyRejectedError, ReplyUnavailableError
 from shared.observability import count, logger
-from shared.storage import senders, tips
+from shared.storage import casework, senders, tips
 
 # Shorter than the replies queue's visibility timeout, so that a crashed sender's retry finds the claim lapsed.
 _CLAIM_LEASE_SECONDS = 60
 
 
 def send_reply(job: dict[str, Any]) -> str:
-    """One job of the replies queue: a tip's acknowledgement, or the answer to a status query."""
-    if job.get("kind") == "status":
+    """One job of the replies queue: a tip's acknowledgement, a status answer, an officer's question, or the
+    new-tip notice to the tip's area."""
+    kind = job.get("kind")
+    if kind == "status":
         return answer_status_query(job)
+    if kind == "followup":
+        return send_followup(job["tip_id"], job["followup_id"])
+    if kind == "new_tip_notice":
+        return notices.publish_new_tip(job["tip_id"])
     return send_acknowledgement(job["tip_id"], job.get("sender_count"))
 
 
@@ -50,6 +56,33 @@ def answer_status_query(job: dict[str, Any]) -> str:
         return "limited"
     outcome = _send(channel, address, texts.status_answer(job["reference"], job.get("status")), None)
     return outcome
+
+
+def send_followup(tip_id: str, followup_id: str) -> str:
+    """Send an officer's question once; the platform's refusal (e.g. its window closed) is recorded on it."""
+    followup = casework.get_followup(tip_id, followup_id)
+    tip = tips.get_tip_for_reply(tip_id)
+    if followup is None or tip is None:
+        logger.warning("follow-up for an unknown tip or question", extra={"tip_id": tip_id})
+        return "unknown_followup"
+    if followup.status not in (FollowUpStatus.QUEUED, FollowUpStatus.SENDING):
+        return f"already_{followup.status}"
+    if not casework.claim_followup(tip_id, followup_id, clock.now(), _CLAIM_LEASE_SECONDS):
+        return "claimed_elsewhere"
+    address = privacy.open_reply_address(tip.reply_handle)
+    try:
+        channels.adapter(tip.channel).send_text(address, texts.followup(tip.reference, followup.text))
+    except (ReplyRejectedError, ReplyDeferredError) as error:
+        count("FollowUpFailures")
+        logger.warning("follow-up refused", extra={"tip_id": tip_id, "reason": str(error)})
+        casework.set_followup_status(tip_id, followup_id, FollowUpStatus.FAILED, clock.now(), str(error)[:300])
+        return "rejected"
+    except ReplyUnavailableError:
+        casework.set_followup_status(tip_id, followup_id, FollowUpStatus.QUEUED, clock.now())  # release the claim
+        raise
+    casework.set_followup_status(tip_id, followup_id, FollowUpStatus.SENT, clock.now())
+    count("FollowUpsSent")
+    return "sent"
 
 
 _ACK_STATUS_BY_OUTCOME = {"sent": AckStatus.SENT, "rejected": AckStatus.FAILED, "deferred": AckStatus.PENDING}

@@ -38,6 +38,11 @@ LIMIT_NOTICE = (
 # Status names as a citizen should read them; statuses added later fall back to their own name.
 _STATUS_NAMES = {
     "new": ("प्राप्त हुआ, समीक्षा बाकी है", "received, awaiting review"),
+    "in_review": ("समीक्षा की जा रही है", "under review"),
+    "actioned": ("इस पर कार्रवाई की गई है", "action has been taken"),
+    "closed": ("बंद कर दी गई है", "closed"),
+    # An informant is never told their message was judged spam: that could provoke or inform a bad actor.
+    "spam": ("बंद कर दी गई है", "closed"),
 }
 
 STATUS_ANSWER = "संदर्भ संख्या {reference}: {status_hi}\n\nReference {reference}: {status_en}"
@@ -54,3 +59,16 @@ def status_answer(reference: str, status: str | None) -> str:
         return STATUS_NOT_FOUND
     status_hi, status_en = _STATUS_NAMES.get(status, (status, status))
     return STATUS_ANSWER.format(reference=reference, status_hi=status_hi, status_en=status_en)
+
+
+FOLLOWUP = (
+    "धनबाद पुलिस का प्रश्न (संदर्भ {reference}):\n"
+    "{text}\n"
+    "\n"
+    "Question from Dhanbad Police (reference {reference}). Reply in this chat; your answer joins your tip."
+)
+
+
+def followup(reference: str, text: str) -> str:
+    """An officer's question, framed so that the informant knows who asks and about which tip."""
+    return FOLLOWUP.format(reference=reference, text=text)

@@ -6,8 +6,12 @@ One table, keys ``pk``/``sk``:
 - ``REF#<reference>`` / ``REF``     reserves a reference number
 - ``MSG#<channel>#<hash>`` / ``MSG`` dedupe record of one platform message (keyed hash, no text)
 - ``SENDER#<pseudonym>`` / ``OPEN#<channel>``  the sender's open tip, for grouping follow-ups and albums
-Officer queries use the sparse indexes ``by-status`` and ``by-area-status`` (see README), never a Scan.
-The table name is bound on first use (``bind``), never at import time.
+- ``TIP#<id>`` / ``NOTE#<time>#<id>``      an officer's internal note on the tip
+- ``TIP#<id>`` / ``FOLLOWUP#<time>#<id>``  a question the police sent (or will send) to the informant
+Officer queries use sparse indexes keyed by status, area and channel (see README, "Tip lists"), never a Scan;
+only tip items carry their key attributes, so notes, media and follow-ups never appear in them.
+The audit trail is a table of its own (``AuditItem``): append-only, kept without expiry.
+Table names are bound on first use (``bind``), never at import time.
 """
 
 from __future__ import annotations
@@ -56,6 +60,45 @@ class AreaStatusIndex(GlobalSecondaryIndex["TipItem"]):
     received_key = UnicodeAttribute(range_key=True)
 
 
+class AreaIndex(GlobalSecondaryIndex["TipItem"]):
+    class Meta:
+        index_name = "by-area"
+        projection = AllProjection()
+
+    area_key = UnicodeAttribute(hash_key=True)
+    received_key = UnicodeAttribute(range_key=True)
+
+
+class ChannelIndex(GlobalSecondaryIndex["TipItem"]):
+    class Meta:
+        index_name = "by-channel"
+        projection = AllProjection()
+
+    channel = UnicodeAttribute(hash_key=True)
+    received_key = UnicodeAttribute(range_key=True)
+
+
+class ChannelStatusIndex(GlobalSecondaryIndex["TipItem"]):
+    class Meta:
+        index_name = "by-channel-status"
+        projection = AllProjection()
+
+    channel_status = UnicodeAttribute(hash_key=True)
+    received_key = UnicodeAttribute(range_key=True)
+
+
+class ReceivedIndex(GlobalSecondaryIndex["TipItem"]):
+    """Every tip, newest first. One partition ("TIP"): a district writes a few tips a minute, far below the
+    1,000 writes per second a DynamoDB partition takes."""
+
+    class Meta:
+        index_name = "by-received"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)
+    received_key = UnicodeAttribute(range_key=True)
+
+
 class LocationAttribute(MapAttribute[str, object]):
     latitude = NumberAttribute()
     longitude = NumberAttribute()
@@ -75,16 +118,23 @@ class TipItem(Model):
     status = UnicodeAttribute()
     area_id = UnicodeAttribute(null=True)
     area_status = UnicodeAttribute()  # "<area id or none>#<status>", key of by-area-status
+    area_key = UnicodeAttribute(null=True)  # "<area id or none>", key of by-area
+    channel_status = UnicodeAttribute(null=True)  # "<channel>#<status>", key of by-channel-status
+    listed = UnicodeAttribute(null=True)  # always "TIP", key of by-received
+    assignee = UnicodeAttribute(null=True)  # the officer (Cognito username) working the tip
+    updated_at = UTCDateTimeAttribute(null=True)
     received_at = UTCDateTimeAttribute()
     received_key = UnicodeAttribute()  # "<received_at ISO>#<tip id>", sort key of both indexes
     sent_at = UTCDateTimeAttribute()
     last_message_at = UTCDateTimeAttribute()
     texts = ListAttribute(of=UnicodeAttribute, default=list)  # message texts and captions, in arrival order
+    text_times = ListAttribute(of=UnicodeAttribute, null=True)  # when each of ``texts`` arrived (ISO 8601)
     location = LocationAttribute(null=True)
     message_count = NumberAttribute(default=0)
     media_count = NumberAttribute(default=0)
     media_missing = NumberAttribute(default=0)
     forwarded = BooleanAttribute(default=False)
+    public_post = BooleanAttribute(null=True)  # the informant wrote in public (an X mention): no private follow-ups
     sender_pseudonym = UnicodeAttribute()
     reply_handle = BinaryAttribute(legacy_encoding=False)  # KMS ciphertext; only the reply sender decrypts it
     ack_status = UnicodeAttribute()
@@ -93,6 +143,10 @@ class TipItem(Model):
 
     by_status = StatusIndex()
     by_area_status = AreaStatusIndex()
+    by_area = AreaIndex()
+    by_channel = ChannelIndex()
+    by_channel_status = ChannelStatusIndex()
+    by_received = ReceivedIndex()
 
 
 class MediaItem(Model):
@@ -110,6 +164,7 @@ class MediaItem(Model):
     sha256 = UnicodeAttribute(null=True)
     s3_key = UnicodeAttribute(null=True)
     failure = UnicodeAttribute(null=True)
+    clean_s3_key = UnicodeAttribute(null=True)  # a photo's copy without metadata, the one officers see
 
 
 class ReferenceItem(Model):
@@ -157,14 +212,112 @@ class RateItem(Model):
     expires_at = TTLAttribute(null=True)
 
 
-ALL_MODELS: tuple[type[Model], ...] = (TipItem, MediaItem, ReferenceItem, MessageItem, OpenTipItem, RateItem)
+class NoteItem(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    note_id = UnicodeAttribute()
+    author = UnicodeAttribute()
+    written_at = UTCDateTimeAttribute()
+    text = UnicodeAttribute()
+
+
+class FollowUpItem(Model):
+    """A question to the informant. Its state is ``followup_status``, never ``status`` (that would index it)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    followup_id = UnicodeAttribute()
+    author = UnicodeAttribute()
+    written_at = UTCDateTimeAttribute()
+    text = UnicodeAttribute()
+    followup_status = UnicodeAttribute()
+    sent_at = UTCDateTimeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)
+    failure = UnicodeAttribute(null=True)
+
+
+class ActorIndex(GlobalSecondaryIndex["AuditItem"]):
+    class Meta:
+        index_name = "by-actor"
+        projection = AllProjection()
+
+    actor = UnicodeAttribute(hash_key=True)
+    at_key = UnicodeAttribute(range_key=True)
+
+
+class AuditTipIndex(GlobalSecondaryIndex["AuditItem"]):
+    class Meta:
+        index_name = "by-tip"
+        projection = AllProjection()
+
+    tip_id = UnicodeAttribute(hash_key=True)
+    at_key = UnicodeAttribute(range_key=True)
+
+
+class AuditItem(Model):
+    """One access or change, in the audit table: ``day`` (YYYY-MM-DD) / ``at_key`` (``<time>#<entry id>``)."""
+
+    class Meta(_Meta):
+        pass
+
+    day = UnicodeAttribute(hash_key=True)
+    at_key = UnicodeAttribute(range_key=True)
+    at = UTCDateTimeAttribute()
+    actor = UnicodeAttribute()  # the officer's Cognito username
+    actor_subject = UnicodeAttribute()  # Cognito's sub: stable even if a username is reused
+    action = UnicodeAttribute()
+    tip_id = UnicodeAttribute(null=True)
+    detail = MapAttribute[str, object](null=True)
+
+    by_actor = ActorIndex()
+    by_tip = AuditTipIndex()
+
+
+NO_AREA = "none"
+LISTED = "TIP"
+
+
+def tip_index_keys(area_id: str | None, status: str, channel: str) -> dict[str, str]:
+    """The values of a tip's index key attributes; every write that changes area or status sets all of them."""
+    area = area_id or NO_AREA
+    return {
+        "area_status": f"{area}#{status}",
+        "area_key": area,
+        "channel_status": f"{channel}#{status}",
+        "listed": LISTED,
+    }
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    TipItem,
+    MediaItem,
+    ReferenceItem,
+    MessageItem,
+    OpenTipItem,
+    RateItem,
+    NoteItem,
+    FollowUpItem,
+)
 
 
 def bind() -> None:
     """Point every model at the configured table (idempotent; called lazily by the repository)."""
-    table_name = config.get("TIPS_TABLE_NAME")
+    _bind_models(ALL_MODELS, config.get("TIPS_TABLE_NAME"))
+
+
+def bind_audit() -> None:
+    _bind_models((AuditItem,), config.get("AUDIT_TABLE_NAME"))
+
+
+def _bind_models(models: tuple[type[Model], ...], table_name: str) -> None:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "ap-south-1"
-    for model in ALL_MODELS:
+    for model in models:
         if model.Meta.table_name != table_name or getattr(model.Meta, "region", None) != region:
             model.Meta.table_name = table_name
             model.Meta.region = region

@@ -85,16 +85,18 @@ def open_tip(tip: NewTip, message: MessageRecord) -> None:
         channel=str(message.channel),
         status=str(TipStatus.NEW),
         area_id=tip.area_id,
-        area_status=f"{tip.area_id or 'none'}#{TipStatus.NEW}",
+        **models.tip_index_keys(tip.area_id, str(TipStatus.NEW), str(message.channel)),
         received_at=message.received_at,
         received_key=f"{message.received_at.isoformat()}#{tip.tip_id}",
         sent_at=message.sent_at,
         last_message_at=message.received_at,
         texts=list(message.texts),
+        text_times=[message.received_at.isoformat()] * len(message.texts),
         location=_location_attribute(message),
         message_count=1,
         media_count=len(message.media),
         forwarded=message.forwarded,
+        public_post=tip.public_post or None,
         sender_pseudonym=message.sender_pseudonym,
         reply_handle=tip.reply_handle,
         ack_status=str(AckStatus.PENDING),
@@ -136,6 +138,9 @@ def append_to_tip(open_tip_: OpenTip, message: MessageRecord, open_until: int) -
     pk, sk = _open_key(message.sender_pseudonym, message.channel)
     actions = [
         TipItem.texts.set((TipItem.texts | []).append(list(message.texts))),
+        TipItem.text_times.set(
+            (TipItem.text_times | []).append([message.received_at.isoformat()] * len(message.texts))
+        ),
         TipItem.message_count.add(1),
         TipItem.last_message_at.set(message.received_at),
     ]
@@ -171,17 +176,23 @@ def append_to_tip(open_tip_: OpenTip, message: MessageRecord, open_until: int) -
     _commit_message(operations)
 
 
-def assign_area_if_unset(tip_id: str, area_id: str) -> None:
-    """Give a new tip without an area the area of a location sent later; an officer's choice is never overridden."""
+def assign_area_if_unset(tip_id: str, area_id: str, channel: Channel) -> bool:
+    """Give a new tip without an area the area of a location sent later; an officer's choice is never overridden.
+
+    True if the area was set now."""
     models.bind()
+    keys = models.tip_index_keys(area_id, str(TipStatus.NEW), str(channel))
     try:
         TipItem(pk=_tip_pk(tip_id)).update(
-            actions=[TipItem.area_id.set(area_id), TipItem.area_status.set(f"{area_id}#{TipStatus.NEW}")],
+            actions=[TipItem.area_id.set(area_id)]
+            + [getattr(TipItem, name).set(value) for name, value in keys.items()],
             condition=TipItem.pk.exists() & TipItem.area_id.does_not_exist() & (TipItem.status == str(TipStatus.NEW)),
         )
     except UpdateError as error:
         if not _is_condition_failure(error):
             raise StorageUnavailableError("could not assign the area") from error
+        return False
+    return True
 
 
 def mark_followups_done(message_key: str, channel: Channel) -> None:
@@ -206,6 +217,7 @@ def get_tip_for_reply(tip_id: str) -> TipForReply | None:
         ack_status=AckStatus(item.ack_status),
         sender_pseudonym=item.sender_pseudonym,
         status=item.status,
+        area_id=item.area_id,
     )
 
 
@@ -284,18 +296,30 @@ def get_media_status(tip_id: str, media_key: str) -> MediaStatus | None:
     return MediaStatus(item.status)
 
 
-def record_media_stored(tip_id: str, media_key: str, *, s3_key: str, content_type: str, size: int, sha256: str) -> None:
+def record_media_stored(
+    tip_id: str,
+    media_key: str,
+    *,
+    s3_key: str,
+    content_type: str,
+    size: int,
+    sha256: str,
+    clean_s3_key: str | None = None,
+) -> None:
     models.bind()
+    actions = [
+        MediaItem.status.set(str(MediaStatus.STORED)),
+        MediaItem.s3_key.set(s3_key),
+        MediaItem.content_type.set(content_type),
+        MediaItem.size.set(size),
+        MediaItem.sha256.set(sha256),
+        MediaItem.failure.remove(),
+    ]
+    if clean_s3_key:
+        actions.append(MediaItem.clean_s3_key.set(clean_s3_key))
     MediaItem(pk=_tip_pk(tip_id), sk=f"MEDIA#{media_key}").update(
         condition=MediaItem.status == str(MediaStatus.PENDING),  # never over a missing or rejected verdict
-        actions=[
-            MediaItem.status.set(str(MediaStatus.STORED)),
-            MediaItem.s3_key.set(s3_key),
-            MediaItem.content_type.set(content_type),
-            MediaItem.size.set(size),
-            MediaItem.sha256.set(sha256),
-            MediaItem.failure.remove(),
-        ],
+        actions=actions,
     )
 
 

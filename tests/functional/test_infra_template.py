@@ -15,7 +15,7 @@ from pynamodb.attributes import TTLAttribute
 
 from app import app
 from shared import config
-from shared.storage.models import ALL_MODELS, TipItem
+from shared.storage.models import ALL_MODELS, AuditItem, TipItem
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = json.loads((ROOT / "infra" / "resources.json").read_text())
@@ -171,9 +171,18 @@ def test_only_end_user_messaging_of_this_account_may_publish_to_the_encrypted_to
 # --- table -------------------------------------------------------------------------------------------------
 
 
+TABLES = {
+    "TIPS_TABLE_NAME": (TipItem, ALL_MODELS),
+    "AUDIT_TABLE_NAME": (AuditItem, (AuditItem,)),
+}
+
+
+def table_for(setting: str) -> dict[str, Any]:
+    return of_type("AWS::DynamoDB::Table")[referenced(GLOBAL_ENV[setting])]
+
+
 def the_table() -> dict[str, Any]:
-    (table,) = of_type("AWS::DynamoDB::Table").values()
-    return table
+    return table_for("TIPS_TABLE_NAME")
 
 
 def key_names(key_schema: list[dict[str, str]]) -> tuple[str, str | None]:
@@ -181,31 +190,40 @@ def key_names(key_schema: list[dict[str, str]]) -> tuple[str, str | None]:
     return keys["HASH"], keys.get("RANGE")
 
 
-def test_table_keys_are_the_models_keys() -> None:
-    table = the_table()
-    assert key_names(table["KeySchema"]) == (TipItem._hash_keyname, TipItem._range_keyname)
-    for model in ALL_MODELS:  # one table: every item type must use the same key attributes
-        assert (model._hash_keyname, model._range_keyname) == (TipItem._hash_keyname, TipItem._range_keyname)
+def test_every_table_is_bound_to_a_setting() -> None:
+    assert {referenced(GLOBAL_ENV[setting]) for setting in TABLES} == set(of_type("AWS::DynamoDB::Table"))
 
 
-def test_table_indexes_are_the_models_indexes() -> None:
+@pytest.mark.parametrize("setting", TABLES)
+def test_table_keys_are_the_models_keys(setting: str) -> None:
+    main, models_in_table = TABLES[setting]
+    assert key_names(table_for(setting)["KeySchema"]) == (main._hash_keyname, main._range_keyname)
+    for model in models_in_table:  # one table: every item type must use the same key attributes
+        assert (model._hash_keyname, model._range_keyname) == (main._hash_keyname, main._range_keyname)
+
+
+@pytest.mark.parametrize("setting", TABLES)
+def test_table_indexes_are_the_models_indexes(setting: str) -> None:
+    main, _ = TABLES[setting]
     declared = {}
-    for index in TipItem._indexes.values():
+    for index in main._indexes.values():
         attributes = index.Meta.attributes.values()
         hash_key = next(a.attr_name for a in attributes if a.is_hash_key)
         range_key = next((a.attr_name for a in attributes if a.is_range_key), None)
         declared[index.Meta.index_name] = (hash_key, range_key, index.Meta.projection.projection_type)
     in_template = {
         index["IndexName"]: (*key_names(index["KeySchema"]), index["Projection"]["ProjectionType"])
-        for index in the_table().get("GlobalSecondaryIndexes", [])
+        for index in table_for(setting).get("GlobalSecondaryIndexes", [])
     }
     assert in_template == declared
 
 
-def test_table_attribute_definitions_are_the_models_key_attributes() -> None:
-    schema = TipItem._get_schema()
+@pytest.mark.parametrize("setting", TABLES)
+def test_table_attribute_definitions_are_the_models_key_attributes(setting: str) -> None:
+    main, _ = TABLES[setting]
+    schema = main._get_schema()
     expected = {(d["AttributeName"], d["AttributeType"]) for d in schema["attribute_definitions"]}
-    assert {(d["AttributeName"], d["AttributeType"]) for d in the_table()["AttributeDefinitions"]} == expected
+    assert {(d["AttributeName"], d["AttributeType"]) for d in table_for(setting)["AttributeDefinitions"]} == expected
 
 
 def test_ttl_is_on_the_models_ttl_attribute() -> None:
@@ -217,6 +235,25 @@ def test_ttl_is_on_the_models_ttl_attribute() -> None:
     }
     assert ttl_names == {"expires_at"}
     assert the_table()["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_audit_trail_never_expires_and_survives_the_stack() -> None:
+    table = RESOURCES[referenced(GLOBAL_ENV["AUDIT_TABLE_NAME"])]
+    assert "TimeToLiveSpecification" not in table["Properties"]
+    assert not any(isinstance(a, TTLAttribute) for a in AuditItem.get_attributes().values())
+    assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_functions_may_only_append_to_the_audit_trail() -> None:
+    audit_arn = {"Fn::GetAtt": [referenced(GLOBAL_ENV["AUDIT_TABLE_NAME"]), "Arn"]}
+    actions = set()
+    for policy in of_type("AWS::IAM::Policy").values():
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if audit_arn in _as_list(statement["Resource"]):
+                actions |= set(_as_list(statement["Action"]))
+    assert actions == {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:Query"}
 
 
 # --- bucket ------------------------------------------------------------------------------------------------
