@@ -12,7 +12,7 @@ export PORT MOTO_PORT FAKE_GRAPH_PORT FAKE_X_PORT
 # `chalice local` import the same modules, and a cache file appearing mid-walk breaks the zip.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run tips test lint package bench clean
+.PHONY: run tips token test lint package bench clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sampark needs Python 3.11 or newer")'
@@ -27,6 +27,11 @@ run: $(INSTALLED)
 ## tips: the tips the running `make run` system holds, newest first (photos saved under build/local-media/)
 tips: $(INSTALLED)
 	$(BIN)/python -m tools.show_tips
+
+## token: an access token for a local officer of the running `make run` (ROLE=officer|supervisor|admin, AREA=<area id>)
+token: ROLE ?= officer
+token: $(INSTALLED)
+	$(BIN)/python -m tools.officer_token --role "$(ROLE)" $(if $(AREA),--area "$(AREA)")
 
 ## test: lint, then every test (--dist loadfile: a file's tests share one worker, e.g. the one package build)
 test: $(INSTALLED) lint

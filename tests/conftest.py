@@ -72,7 +72,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     import boto3
     from moto import mock_aws
 
-    from shared import config
+    from shared import config, notices
     from shared.aws import clients
     from tools.resources import LocalStack
 
@@ -82,6 +82,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
             monkeypatch.setenv(name, value)
         clients.reset()
         config.reset()
+        notices.ensure_area_topics()
         yield stack
         clients.reset()
 
@@ -119,3 +120,12 @@ def dispatcher(aws: object) -> object:
         return queue["Ref"], queue["Arn"]
 
     return LocalDispatcher(app, boto3.client("sqs", region_name="ap-south-1"), lookup)
+
+
+@pytest.fixture
+def officer_api(api: object, monkeypatch: pytest.MonkeyPatch) -> object:
+    """The API client with the test user pool's keys served; see tests/officers.py for the users."""
+    from tests.officers import CheckedClient, serve_jwks
+
+    serve_jwks(monkeypatch)
+    return CheckedClient(api)

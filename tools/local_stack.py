@@ -5,7 +5,8 @@ One process starts everything, and stops all of it on Ctrl-C or SIGTERM:
 - the fake Graph API on 127.0.0.1:$FAKE_GRAPH_PORT (default 5002): serves the demo photo (WhatsApp media, Messenger
   CDN), records our WhatsApp and Messenger replies;
 - the fake X API on 127.0.0.1:$FAKE_X_PORT (default 5003): serves the demo photo as DM media, records our DMs;
-- `chalice local` on 127.0.0.1:$PORT (default 8000), a child process: the webhooks;
+- `chalice local` on 127.0.0.1:$PORT (default 8000), a child process: the webhooks, and the officers' API, which
+  checks access tokens issued by moto's Cognito (`make token`) against the keys the moto server serves;
 - the queue- and topic-triggered functions, in this process, polled like Lambda's event sources (tools.dispatcher).
 Each setting comes from the shell when it is set there, else from DEVELOPMENT_SETTINGS. The example deliveries it
 prints are written next to $EXAMPLE_DELIVERY_FILE (default build/example-whatsapp.json): example-messenger.json and
@@ -35,6 +36,8 @@ from typing import Any
 
 import boto3
 
+from shared import notices
+from shared.areas import all_areas
 from shared.channels import meta, x
 from shared.channels.sms import INBOUND_TOPIC
 from tools.fake_graph import DEMO_MEDIA_ID, DEMO_PHOTO, FakeGraphServer, with_demo_media
@@ -384,6 +387,10 @@ X: the CRC check (answers {{"response_token":"{crc}"}}), then a DM with a text a
 SMS: an inbound SMS, published to SNS as AWS End User Messaging does (its acknowledgement stays pending for now)
   {sms}
 
+Officers: an access token from the local user pool (one user per role and areas, created on first use)
+  make token MOTO_PORT={ports.moto} ROLE=officer AREA={all_areas()[0].id}   (supervisor, admin: AREA optional)
+  curl -H "Authorization: Bearer $(make -s token MOTO_PORT={ports.moto} ROLE=supervisor)" {api}/tips
+
 What happened:
 {results_text}
 
@@ -471,7 +478,7 @@ def start_all(
     running.callback(start_moto(ports.moto).stop)
     session = MotoSession(moto_url)
     stack = LocalStack(session)
-    stack_env = stack.create_all()
+    stack_env = {**stack.create_all(), **stack.local_cognito_settings(moto_url)}
 
     settings = development_settings(shell)
     photo = DEMO_PHOTO.read_bytes()
@@ -504,6 +511,7 @@ def start_all(
 
     os.environ.clear()
     os.environ.update(environment)
+    notices.ensure_area_topics(session.client("sns"))  # as the deploy step does in AWS (README, "New-tip notices")
     running.callback(stop_thread, *start_dispatcher(stack, session.client("sqs"), session.client("sns")))
     wait_for_port(ports.api, chalice)
     return chalice, DemoMedia(messenger_photo_url=messenger_photo_url, x_photo_url=x_photo_url)

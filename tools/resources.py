@@ -1,8 +1,9 @@
 """Create Sampark's AWS resources in moto from infra/resources.json: one source of truth for local and AWS.
 
-Only the stateful resource types the app talks to are created (KMS, DynamoDB, S3, SQS, SNS); their properties
-come from the template, with the small subset of intrinsic functions it uses resolved against a local stack name.
-Lambda's asynchronous-invocation settings (retries, on-failure destination) are read for the local dispatcher.
+Only the stateful resource types the app talks to are created (KMS, DynamoDB, S3, SQS, SNS, and the officers'
+Cognito user pool with its app client and groups); their properties come from the template, with the small subset of
+intrinsic functions it uses resolved against a local stack name. Lambda's asynchronous-invocation settings (retries,
+on-failure destination) are read for the local dispatcher.
 """
 
 from __future__ import annotations
@@ -16,6 +17,18 @@ from chalice.utils import to_cfn_resource_name
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "resources.json"
 ACCOUNT_ID = "123456789012"  # moto's default account
+# The app client the app trusts is the one its COGNITO_CLIENT_ID names; its pool is the officers' pool.
+CLIENT_ID_SETTING = "COGNITO_CLIENT_ID"
+# Local sign-in is scripted (`make token`): a password sent by the script, not the browser's SRP exchange.
+LOCAL_AUTH_FLOW = "ALLOW_USER_PASSWORD_AUTH"
+
+
+@dataclass(frozen=True)
+class UserPoolIds:
+    """The physical ids of the officers' user pool and of the app client the app accepts tokens from."""
+
+    pool_id: str
+    client_id: str
 
 
 class LocalStack:
@@ -45,6 +58,12 @@ class LocalStack:
             self._create_bucket(logical_id)
         for logical_id in self._ordered(("AWS::SNS::Topic",)):
             self._create_topic(logical_id)
+        for logical_id in self._ordered(("AWS::Cognito::UserPool",)):
+            self._create_user_pool(logical_id)
+        for logical_id in self._ordered(("AWS::Cognito::UserPoolClient",)):
+            self._create_user_pool_client(logical_id)
+        for logical_id in self._ordered(("AWS::Cognito::UserPoolGroup",)):
+            self._create_user_pool_group(logical_id)
         return self.environment()
 
     def environment(self) -> dict[str, str]:
@@ -57,6 +76,56 @@ class LocalStack:
             except KeyError:
                 continue  # e.g. SECRETS_ID: locally, secrets come from the environment
         return environment
+
+    def local_cognito_settings(self, moto_endpoint: str) -> dict[str, str]:
+        """COGNITO_* for the app when the stack lives in a moto server at ``moto_endpoint`` (e.g. http://127.0.0.1:5000).
+
+        moto stamps Cognito's own issuer, https://cognito-idp.<region>.amazonaws.com/<pool id>, on every token, in
+        server mode too (moto/cognitoidp/models.py, create_jwt): the same value as the template's COGNITO_ISSUER. The
+        pool's keys, though, are served by the moto server itself, not by Cognito's host.
+        """
+        ids = self.officers_pool()
+        return {
+            "COGNITO_ISSUER": f"https://cognito-idp.{self.region}.amazonaws.com/{ids.pool_id}",
+            "COGNITO_CLIENT_ID": ids.client_id,
+            "COGNITO_JWKS_URL": f"{moto_endpoint.rstrip('/')}/{ids.pool_id}/.well-known/jwks.json",
+        }
+
+    def officers_pool(self) -> UserPoolIds:
+        """The ids create_all (or find_officers_pool) recorded for the officers' pool and app client."""
+        pool_logical_id, client_logical_id = self._officers_cognito()
+        return UserPoolIds(
+            pool_id=self.physical[pool_logical_id]["Ref"], client_id=self.physical[client_logical_id]["Ref"]
+        )
+
+    def find_officers_pool(self) -> UserPoolIds:
+        """The officers' pool and app client of a stack created earlier (by `make run`), found by their names.
+
+        LookupError when this stack has no such pool or client.
+        """
+        pool_logical_id, client_logical_id = self._officers_cognito()
+        pool_name = self.resolve(self.resources[pool_logical_id]["Properties"]["UserPoolName"])
+        client_name = self.resolve(self.resources[client_logical_id]["Properties"]["ClientName"])
+        idp = self.session.client("cognito-idp")
+        pools = idp.get_paginator("list_user_pools").paginate(MaxResults=60)
+        pool_id = next((pool["Id"] for page in pools for pool in page["UserPools"] if pool["Name"] == pool_name), None)
+        if pool_id is None:
+            raise LookupError(f"there is no user pool named {pool_name}")
+        clients = idp.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60)
+        client_id = next(
+            (
+                client["ClientId"]
+                for page in clients
+                for client in page["UserPoolClients"]
+                if client["ClientName"] == client_name
+            ),
+            None,
+        )
+        if client_id is None:
+            raise LookupError(f"user pool {pool_name} has no app client named {client_name}")
+        self.physical[pool_logical_id] = self._user_pool_physical(pool_id)
+        self.physical[client_logical_id] = {"Ref": client_id, "Name": client_name}
+        return self.officers_pool()
 
     def queue_for_name(self, queue_name: str) -> dict[str, str]:
         for physical in self.physical.values():
@@ -110,6 +179,13 @@ class LocalStack:
             return self._ref(name)
 
         return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+    def _officers_cognito(self) -> tuple[str, str]:
+        """The logical ids of the user pool and app client behind the app's COGNITO_CLIENT_ID setting."""
+        variables = self.template["Globals"]["Function"]["Environment"]["Variables"]
+        client_logical_id = variables[CLIENT_ID_SETTING]["Ref"]
+        pool_logical_id = self.resources[client_logical_id]["Properties"]["UserPoolId"]["Ref"]
+        return pool_logical_id, client_logical_id
 
     def _ordered(self, types: tuple[str, ...]) -> list[str]:
         return [logical_id for logical_id, resource in self.resources.items() if resource["Type"] in types]
@@ -191,6 +267,47 @@ class LocalStack:
         # Like the queues: moto accepts KmsMasterKeyId, but a local topic needs no key (and no policy).
         arn = self.session.client("sns").create_topic(Name=name)["TopicArn"]
         self.physical[logical_id] = {"Ref": arn, "TopicArn": arn, "TopicName": name}
+
+    def _create_user_pool(self, logical_id: str) -> None:
+        properties = self._properties(logical_id)
+        # The CloudFormation-only names; every other property is a CreateUserPool parameter as it is, so that a new
+        # one in the template reaches moto (or fails here, loudly) rather than being dropped.
+        name = properties.pop("UserPoolName")
+        enabled_mfas = properties.pop("EnabledMfas", [])
+        idp = self.session.client("cognito-idp")
+        pool_id = idp.create_user_pool(PoolName=name, **properties)["UserPool"]["Id"]
+        if "SOFTWARE_TOKEN_MFA" in enabled_mfas:
+            # CloudFormation's EnabledMfas is the API's SetUserPoolMfaConfig.
+            idp.set_user_pool_mfa_config(
+                UserPoolId=pool_id,
+                SoftwareTokenMfaConfiguration={"Enabled": True},
+                MfaConfiguration=properties.get("MfaConfiguration", "OFF"),
+            )
+        self.physical[logical_id] = self._user_pool_physical(pool_id)
+
+    def _user_pool_physical(self, pool_id: str) -> dict[str, str]:
+        provider_name = f"cognito-idp.{self.region}.amazonaws.com/{pool_id}"
+        return {
+            "Ref": pool_id,
+            "UserPoolId": pool_id,
+            "Arn": f"arn:aws:cognito-idp:{self.region}:{ACCOUNT_ID}:userpool/{pool_id}",
+            "ProviderName": provider_name,
+            "ProviderURL": f"https://{provider_name}",
+        }
+
+    def _create_user_pool_client(self, logical_id: str) -> None:
+        properties = self._properties(logical_id)
+        # Local sign-in is scripted (`make token` sends a password): the SRP exchange the template allows needs a
+        # client-side SRP implementation, so the local client also allows USER_PASSWORD_AUTH. In AWS it stays off.
+        flows = properties.get("ExplicitAuthFlows", [])
+        properties["ExplicitAuthFlows"] = [*flows, LOCAL_AUTH_FLOW] if LOCAL_AUTH_FLOW not in flows else flows
+        client = self.session.client("cognito-idp").create_user_pool_client(**properties)["UserPoolClient"]
+        self.physical[logical_id] = {"Ref": client["ClientId"], "Name": client["ClientName"]}
+
+    def _create_user_pool_group(self, logical_id: str) -> None:
+        properties = self._properties(logical_id)
+        self.session.client("cognito-idp").create_group(**properties)
+        self.physical[logical_id] = {"Ref": properties["GroupName"]}
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:

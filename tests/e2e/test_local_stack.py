@@ -205,8 +205,10 @@ class LocalAws:
         self.s3 = session.client("s3", endpoint_url=endpoint)
         self.sqs = session.client("sqs", endpoint_url=endpoint)
         self.sns = session.client("sns", endpoint_url=endpoint)
-        # A fresh moto holds exactly what infra/resources.json defines: one table and one bucket.
-        (self.table,) = self.dynamodb.list_tables()["TableNames"]
+        # A fresh moto holds exactly what infra/resources.json defines: the tips and audit tables, one bucket.
+        tables = self.dynamodb.list_tables()["TableNames"]
+        assert sorted(name.rsplit("-", 1)[1] for name in tables) == ["audit", "tips"]
+        (self.table,) = [name for name in tables if name.endswith("-tips")]
         (self.bucket,) = [bucket["Name"] for bucket in self.s3.list_buckets()["Buckets"]]
         (self.topic,) = [
             topic["TopicArn"] for topic in self.sns.list_topics()["Topics"] if topic["TopicArn"].endswith(INBOUND_TOPIC)
@@ -250,7 +252,8 @@ class LocalAws:
 def observe(aws: LocalAws, stack: RunningStack) -> Observed:
     graph = json.loads(get(f"http://127.0.0.1:{stack.fake_graph}/_fake/replies")[1])
     sent = json.loads(get(f"http://127.0.0.1:{stack.fake_x}/_fake/sent")[1])["sent"]
-    return Observed(aws.tips(), aws.objects("tips/"), graph["replies"], graph["messenger_replies"], sent)
+    originals = {key: body for key, body in aws.objects("tips/").items() if not key.endswith(".clean.jpg")}
+    return Observed(aws.tips(), originals, graph["replies"], graph["messenger_replies"], sent)
 
 
 def settle(aws: LocalAws, stack: RunningStack) -> Observed:
@@ -321,6 +324,7 @@ def test_make_run_serves_every_channel_and_stops_cleanly(stack: RunningStack, su
         ("messenger", check_messenger),
         ("x", check_x),
         ("sms", check_sms),
+        ("officers", check_officers),
     ):
         with subtests.test(channel):
             check(stack, aws)
@@ -455,6 +459,74 @@ def check_sms(stack: RunningStack, aws: LocalAws) -> None:
     subprocess.run(printed.group(1), shell=True, cwd=ROOT, capture_output=True, timeout=30, check=True)  # noqa: S602
     pasted = settle(aws, stack).since(first)
     assert [(tip["channel"]["S"], tip["ack_status"]["S"]) for tip in pasted.tips] == [("sms", "pending")]
+
+
+# --- officers: token -> list -> open -> triage -> note -> follow-up delivered through the fake platform ---------
+
+
+def officer_token(stack: RunningStack, *arguments: str) -> str:
+    """What `make token` prints last, for the running system."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.officer_token", *arguments],
+        cwd=ROOT,
+        env={**os.environ, "MOTO_PORT": str(stack.moto)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def call(stack: RunningStack, method: str, path: str, token: str | None, body: Any = None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = json.dumps(body).encode() if body is not None else None
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(f"http://127.0.0.1:{stack.api}{path}", data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def check_officers(stack: RunningStack, aws: LocalAws) -> None:
+    supervisor = officer_token(stack, "--role", "supervisor")
+    admin = officer_token(stack, "--role", "admin")
+    officer = officer_token(stack, "--role", "officer", "--area", "jharia")
+    assert call(stack, "GET", "/tips", None)[0] == 401
+
+    status, listed = call(stack, "GET", "/tips?channel=whatsapp", supervisor)
+    assert status == 200
+    # check_whatsapp's own tip: the oldest of the two with this text (the banner's example came after it)
+    tip = [tip for tip in listed["tips"] if "बैंक मोड़" in tip["text"]][-1]
+    assert call(stack, "GET", f"/tips/{tip['id']}", officer)[0] == 403  # no area yet: supervisors only
+
+    status, opened = call(stack, "GET", f"/tips/{tip['id']}", supervisor)
+    assert status == 200 and opened["follow_up"]["possible"] is True
+    (photo,) = opened["media"]
+    assert photo["metadata_removed"] is True
+    status, copy = get(photo["url"])  # a presigned URL of moto's S3, fetched like a browser would
+    assert status == 200 and copy.startswith(b"\xff\xd8\xff") and b"Exif" not in copy
+
+    status, triaged = call(
+        stack, "PATCH", f"/tips/{tip['id']}", supervisor, {"status": "in_review", "area_id": "jharia"}
+    )
+    assert (status, triaged["status"], triaged["area_id"]) == (200, "in_review", "jharia")
+    assert call(stack, "POST", f"/tips/{tip['id']}/notes", officer, {"text": "Beat patrol informed"})[0] == 201
+
+    before = settle(aws, stack)
+    status, queued = call(stack, "POST", f"/tips/{tip['id']}/messages", officer, {"text": "गाड़ी का नंबर?"})
+    assert (status, queued["status"]) == (202, "queued")
+    (question,) = settle(aws, stack).since(before).replies
+    assert question["payload"]["to"] == SENDER and "गाड़ी का नंबर?" in question["payload"]["text"]["body"]
+
+    status, trail = call(stack, "GET", f"/audit?tip_id={tip['id']}", admin)
+    assert status == 200
+    assert {"tip_listed", "tip_viewed", "media_url_issued", "tip_updated", "note_added", "followup_queued"} <= {
+        entry["action"] for entry in trail["entries"]
+    }
 
 
 def assert_stops_cleanly(stack: RunningStack) -> None:

@@ -278,6 +278,19 @@ CASES = [
         [],
         id="forwarded_text",
     ),
+    pytest.param(
+        "answer_to_followup",
+        [
+            _message(
+                who.WAMID_ANSWER,
+                _utc(14, 0, 0),
+                **SUNITA,
+                text="हाँ, वह रोज़ शाम 7 बजे आता है / yes, he comes every evening at 7",
+            )
+        ],
+        [],
+        id="answer_to_followup",
+    ),
     pytest.param("non_messages_field", [], ["field"], id="non_messages_field"),
     pytest.param("not_whatsapp_object", [], ["not_whatsapp"], id="not_whatsapp_object"),
 ]

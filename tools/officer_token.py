@@ -1,0 +1,154 @@
+"""`make token`: an officer's Cognito access token from the user pool that `make run` created in moto.
+
+    python -m tools.officer_token --role officer --area bank-more
+    curl -H "Authorization: Bearer $(make -s token ROLE=supervisor)" http://127.0.0.1:8000/tips
+
+Signs in as one local user per role and areas (local-officer-bank-more, local-supervisor, …), created on first use
+with a fresh password each time and put in exactly the groups of that role and those areas (``area:<id>`` groups are
+created as needed). The access token is the last line of stdout; everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import os
+import secrets
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.areas import Area, all_areas
+from shared.errors import ConfigurationError
+from shared.tokens import AREA_GROUP_PREFIX, ROLES
+from tools.local_stack import HOST, MotoSession
+from tools.resources import LocalStack
+
+ROLE_NAMES = ("officer", "supervisor", "admin")  # shared.tokens.ROLES, in the order they are explained
+DEFAULT_MOTO_PORT = 5000
+START_FIRST = "start the local system with `make run` first"
+SUGGESTED_AREAS = 5
+
+
+class TokenError(Exception):
+    """No token can be issued; the message says why and what to do."""
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(prog="make token", description="An access token for a local officer.")
+    parser.add_argument("--role", default="officer", help="officer, supervisor or admin (default: officer)")
+    parser.add_argument("--area", action="append", default=[], help="an area id; repeat it or separate ids with commas")
+    arguments = parser.parse_args(argv)
+    try:
+        role, areas = checked_request(arguments.role, [part for value in arguments.area for part in value.split(",")])
+        token = issue_token(role, areas, moto_endpoint(environ))
+    except TokenError as error:
+        print(f"make token: {error}", file=sys.stderr)
+        return 1
+    print(token)
+    return 0
+
+
+def checked_request(role: str, area_ids: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """The role and sorted, distinct area ids asked for; TokenError unless they are known and fit together."""
+    role = role.strip().lower()
+    if role not in ROLES:
+        raise TokenError(f"ROLE must be one of {', '.join(ROLE_NAMES)}, not {role!r}")
+    wanted = sorted({area_id.strip().lower() for area_id in area_ids if area_id.strip()})
+    try:
+        known = {area.id: area for area in all_areas()}
+    except ConfigurationError as error:
+        raise TokenError(str(error)) from None
+    for area_id in wanted:
+        if area_id not in known:
+            raise TokenError(f"unknown area {area_id!r}; valid ids include {_suggestions(area_id, known)}")
+    if role == "officer" and not wanted:
+        raise TokenError(f"officers need AREA=<area id>, e.g. AREA={next(iter(known))}")
+    return role, tuple(wanted)
+
+
+def _suggestions(area_id: str, known: Mapping[str, Area]) -> str:
+    close = difflib.get_close_matches(area_id, known, n=SUGGESTED_AREAS, cutoff=0.6)
+    ids = list(dict.fromkeys([*close, *known]))[:SUGGESTED_AREAS]
+    return f"{', '.join(ids)} ({len(known)} in all)"
+
+
+def moto_endpoint(environ: Mapping[str, str]) -> str:
+    """The moto server of `make run`, at MOTO_PORT as make run uses it; TokenError if nothing listens there."""
+    value = environ.get("MOTO_PORT") or str(DEFAULT_MOTO_PORT)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise TokenError(f"MOTO_PORT={value!r} is not a port number")
+    try:
+        with socket.create_connection((HOST, int(value)), timeout=1):
+            pass
+    except OSError:
+        raise TokenError(f"nothing listens on {HOST}:{value} (MOTO_PORT): {START_FIRST}") from None
+    return f"http://{HOST}:{value}"
+
+
+def issue_token(role: str, areas: Sequence[str], endpoint: str) -> str:
+    """Sign in as the local user of ``role`` and ``areas`` (created or corrected first); its access token."""
+    stack = LocalStack(MotoSession(endpoint))  # the stack name and the names in it are make run's
+    try:
+        try:
+            ids = stack.find_officers_pool()
+        except LookupError as error:
+            raise TokenError(f"{error} in the moto server at {endpoint}: {START_FIRST}") from None
+        idp = stack.session.client("cognito-idp")
+        username = "-".join(("local", role, *areas))
+        password = _password()
+        with contextlib.suppress(idp.exceptions.UsernameExistsException):
+            idp.admin_create_user(UserPoolId=ids.pool_id, Username=username, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=ids.pool_id, Username=username, Password=password, Permanent=True)
+        groups = _set_groups(idp, ids.pool_id, username, role, areas)
+        result = idp.initiate_auth(
+            ClientId=ids.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+    except (ClientError, BotoCoreError) as error:
+        raise TokenError(
+            f"the moto server at {endpoint} refused ({error}); is MOTO_PORT the one `make run` uses?"
+        ) from None
+    if "AuthenticationResult" not in result:
+        raise TokenError(f"the sign-in of {username} asked for {result.get('ChallengeName')} instead of a token")
+    authentication = result["AuthenticationResult"]
+    minutes = authentication.get("ExpiresIn", 0) // 60
+    print(f"{username} ({', '.join(groups)}): access token valid for {minutes} minutes", file=sys.stderr)
+    return str(authentication["AccessToken"])
+
+
+def _set_groups(idp: Any, pool_id: str, username: str, role: str, areas: Sequence[str]) -> list[str]:
+    """Put the user in exactly the role's group and the areas' groups, creating missing area groups."""
+    names = {area.id: area.name_en for area in all_areas()}
+    wanted = [role, *(AREA_GROUP_PREFIX + area_id for area_id in areas)]
+    for area_id in areas:
+        with contextlib.suppress(idp.exceptions.GroupExistsException):
+            idp.create_group(
+                UserPoolId=pool_id, GroupName=AREA_GROUP_PREFIX + area_id, Description=f"officers of {names[area_id]}"
+            )
+    current = {
+        group["GroupName"]
+        for page in idp.get_paginator("admin_list_groups_for_user").paginate(UserPoolId=pool_id, Username=username)
+        for group in page["Groups"]
+    }
+    for group in sorted(current - set(wanted)):
+        idp.admin_remove_user_from_group(UserPoolId=pool_id, Username=username, GroupName=group)
+    for group in wanted:
+        if group not in current:
+            idp.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=group)
+    return wanted
+
+
+def _password() -> str:
+    """A fresh password that meets the pool's policy (12+ characters, upper and lower case, a digit, a symbol)."""
+    return f"{secrets.token_urlsafe(18)}-Aa1"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
