@@ -12,7 +12,7 @@ export PORT MOTO_PORT FAKE_GRAPH_PORT FAKE_X_PORT
 # `chalice local` import the same modules, and a cache file appearing mid-walk breaks the zip.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run tips token test lint package bench clean
+.PHONY: run tips token area-topics test lint package bench clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sampark needs Python 3.11 or newer")'
@@ -32,6 +32,10 @@ tips: $(INSTALLED)
 token: ROLE ?= officer
 token: $(INSTALLED)
 	$(BIN)/python -m tools.officer_token --role "$(ROLE)" $(if $(AREA),--area "$(AREA)")
+
+## area-topics: after a deploy, create the new-tip topic of every police area (STACK=<stack name>, AWS credentials)
+area-topics: $(INSTALLED)
+	$(BIN)/python -m tools.area_topics --stack-name "$(or $(STACK),sampark)"
 
 ## test: lint, then every test (--dist loadfile: a file's tests share one worker, e.g. the one package build)
 test: $(INSTALLED) lint

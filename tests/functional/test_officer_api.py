@@ -670,3 +670,17 @@ def test_the_api_answers_json_that_a_browser_will_not_cache(officer_api):
     assert response.headers["Content-Type"] == "application/json"
     assert response.headers["Cache-Control"] == "no-store"
     assert json.loads(response.body) == {"tips": [], "next": None}
+
+
+def test_the_deploy_step_creates_every_area_topic_once(aws, capsys):
+    from shared import areas
+    from tools import area_topics
+
+    assert area_topics.main(["--stack-name", "dhanbad"]) == 0
+    assert area_topics.main(["--stack-name", "dhanbad"]) == 0  # idempotent: a second deploy changes nothing
+    printed = capsys.readouterr().out.split()
+    assert len(printed) == 2 * (len(areas.all_areas()) + 1)
+    pages = boto3.client("sns", region_name="ap-south-1").get_paginator("list_topics").paginate()
+    topics = [topic["TopicArn"] for page in pages for topic in page["Topics"]]
+    assert len([arn for arn in topics if ":dhanbad-new-tips-" in arn]) == len(areas.all_areas()) + 1
+    assert "arn:aws:sns:ap-south-1:123456789012:dhanbad-new-tips-jharia" in topics
