@@ -211,30 +211,34 @@ def webhooks() -> list[Webhook]:
 
 def api_event(webhook: Webhook, body: bytes) -> dict[str, Any]:
     """An API Gateway (REST, proxy) event for the platform's POST, as Lambda hands it to app.app."""
-    headers = {
-        "Content-Type": "application/json",
-        webhook.header: webhook.sign(body),
-        "Host": "example.execute-api.ap-south-1.amazonaws.com",
-    }
+    headers = {"Content-Type": "application/json", webhook.header: webhook.sign(body)}
+    return gateway_event("POST", webhook.path, headers, body=body.decode())
+
+
+def gateway_event(
+    method: str, path: str, headers: dict[str, str], *, body: str | None = None, query: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An API Gateway (REST, proxy) event for a route without path parameters."""
+    headers = {**headers, "Host": "example.execute-api.ap-south-1.amazonaws.com"}
     return {
-        "resource": webhook.path,
-        "path": webhook.path,
-        "httpMethod": "POST",
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {name: [value] for name, value in query.items()} if query else None,
         "pathParameters": None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": webhook.path,
-            "httpMethod": "POST",
-            "path": f"/api{webhook.path}",
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/api{path}",
             "stage": "api",
             "requestId": str(uuid.uuid4()),
             "identity": {"sourceIp": "173.252.127.1"},
         },
-        "body": body.decode(),
+        "body": body,
         "isBase64Encoded": False,
     }
 
