@@ -24,6 +24,7 @@ from shared.errors import (
     NotFoundError,
     SamparkError,
     StorageUnavailableError,
+    TipChangedError,
 )
 from shared.observability import count, logger
 
@@ -37,6 +38,7 @@ _STATUS_BY_ERROR: list[tuple[type[SamparkError], int]] = [
     (ForbiddenError, 403),
     (NotFoundError, 404),
     (FollowUpNotAllowedError, 409),
+    (TipChangedError, 409),
     (StorageUnavailableError, 503),  # Meta retries anything but 200: nothing is lost
     (AuditUnavailableError, 503),  # no trace, no access: the officer may retry
     (ConfigurationError, 500),

@@ -28,23 +28,28 @@ _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def record(principal: Principal, action: str, tip_ids: Iterable[str | None], **detail: object) -> None:
     """Append one entry per tip, before the caller answers: no trace, no access (AuditUnavailableError)."""
-    at = clock.now()
-    entries = [
-        (
-            str(uuid.uuid4()),
-            AuditEntry(
-                at=at,
-                actor=principal.username,
-                actor_subject=principal.subject,
-                action=action,
-                tip_id=tip_id,
-                detail=dict(detail),
-            ),
-        )
-        for tip_id in tip_ids
-    ]
+    entries = [_entry(principal, action, tip_id, detail) for tip_id in tip_ids]
     if entries:
         audit_store.append(entries)
+
+
+def pending(principal: Principal, action: str, tip_id: str, **detail: object):
+    """The entry of a change as an operation of the change's own transaction: both are written, or neither."""
+    return audit_store.operation(*_entry(principal, action, tip_id, detail))
+
+
+def _entry(principal: Principal, action: str, tip_id: str | None, detail: dict[str, object]) -> tuple[str, AuditEntry]:
+    return (
+        str(uuid.uuid4()),
+        AuditEntry(
+            at=clock.now(),
+            actor=principal.username,
+            actor_subject=principal.subject,
+            action=action,
+            tip_id=tip_id,
+            detail=dict(detail),
+        ),
+    )
 
 
 def list_entries(principal: Principal, params: Mapping[str, str]) -> tuple[list[AuditEntry], str | None]:

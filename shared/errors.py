@@ -83,3 +83,7 @@ class FollowUpNotAllowedError(SamparkError):
 
 class AuditUnavailableError(SamparkError):
     """The audit trail could not be written: the access it should record must not happen."""
+
+
+class TipChangedError(SamparkError):
+    """Others kept changing the tip while this change was applied: the officer should reload and retry."""

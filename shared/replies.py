@@ -67,7 +67,8 @@ def send_followup(tip_id: str, followup_id: str) -> str:
         return "unknown_followup"
     if followup.status not in (FollowUpStatus.QUEUED, FollowUpStatus.SENDING):
         return f"already_{followup.status}"
-    if not casework.claim_followup(tip_id, followup_id, clock.now(), _CLAIM_LEASE_SECONDS):
+    lease = casework.claim_followup(tip_id, followup_id, clock.now(), _CLAIM_LEASE_SECONDS)
+    if lease is None:
         return "claimed_elsewhere"
     address = privacy.open_reply_address(tip.reply_handle)
     try:
@@ -75,12 +76,12 @@ def send_followup(tip_id: str, followup_id: str) -> str:
     except (ReplyRejectedError, ReplyDeferredError) as error:
         count("FollowUpFailures")
         logger.warning("follow-up refused", extra={"tip_id": tip_id, "reason": str(error)})
-        casework.set_followup_status(tip_id, followup_id, FollowUpStatus.FAILED, clock.now(), str(error)[:300])
+        casework.finish_followup(tip_id, followup_id, lease, FollowUpStatus.FAILED, clock.now(), str(error)[:300])
         return "rejected"
     except ReplyUnavailableError:
-        casework.set_followup_status(tip_id, followup_id, FollowUpStatus.QUEUED, clock.now())  # release the claim
+        casework.finish_followup(tip_id, followup_id, lease, FollowUpStatus.QUEUED, clock.now())  # release it
         raise
-    casework.set_followup_status(tip_id, followup_id, FollowUpStatus.SENT, clock.now())
+    casework.finish_followup(tip_id, followup_id, lease, FollowUpStatus.SENT, clock.now())
     count("FollowUpsSent")
     return "sent"
 

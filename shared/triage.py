@@ -28,7 +28,14 @@ from shared.domain import (
     TipStatus,
     TipSummary,
 )
-from shared.errors import FollowUpNotAllowedError, InvalidRequestError, NotFoundError
+from shared.errors import (
+    FollowUpNotAllowedError,
+    InvalidRequestError,
+    NotFoundError,
+    StorageUnavailableError,
+    TipChangedError,
+)
+from shared.observability import logger
 from shared.paging import decode_cursor, encode_cursor, page_size
 from shared.storage import casework
 from shared.storage.models import NO_AREA
@@ -47,6 +54,7 @@ PLATFORM_REPLY_WINDOW = timedelta(hours=24)
 _WINDOWED_CHANNELS = (Channel.WHATSAPP, Channel.MESSENGER)
 _ASSIGNEE = re.compile(r"[A-Za-z0-9._@+\-]{1,128}")
 _PATCH_FIELDS = frozenset({"status", "area_id", "assignee"})
+_UPDATE_ATTEMPTS = 3
 
 
 # --- GET /tips -------------------------------------------------------------------------------------------------------
@@ -106,10 +114,14 @@ def _time_param(params: Mapping[str, str], name: str, problems: list[str]) -> da
         return None
     try:
         moment = datetime.fromisoformat(raw.replace(" ", "+"))  # a "+" in a query string arrives as a space
-    except ValueError:
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         problems.append(f"{name} must be an ISO 8601 time, e.g. 2026-11-28T09:30:00+05:30")
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not 2000 <= moment.year <= 2100:
+        problems.append(f"{name} must be between the years 2000 and 2100")
+        return None
+    return moment
 
 
 # --- GET /tips/{id} --------------------------------------------------------------------------------------------------
@@ -193,24 +205,40 @@ def _media_view(item: StoredMedia) -> dict[str, Any]:
 
 
 def update_tip(principal: Principal, tip_id: str, body: Any) -> dict[str, Any]:
+    """Change status, assignee or area; the change and its audit entry are one transaction."""
     change = _tip_change(body)
-    tip = _readable_tip(principal, tip_id)
-    before = tip.summary
-    try:
-        casework.update_tip(before, change, clock.now())
-    except casework.StaleTipError:
-        tip = _readable_tip(principal, tip_id)  # someone else triaged it this instant: apply to what is there now
-        before = tip.summary
-        casework.update_tip(before, change, clock.now())
-    audit.record(principal, audit.UPDATED, [tip_id], changes=_changes(before, change))
+    for _ in range(_UPDATE_ATTEMPTS):
+        before = _readable_tip(principal, tip_id).summary  # read again after a conflict: apply to what is there now
+        trace = audit.pending(principal, audit.UPDATED, tip_id, changes=_changes(before, change))
+        try:
+            casework.update_tip(before, change, clock.now(), trace)
+            break
+        except casework.StaleTipError:
+            continue
+    else:
+        raise TipChangedError("the tip is being changed by someone else right now; reload it and try again")
+    if change.area_id is not None and change.area_id != before.area_id:
+        _announce_to_new_area(tip_id)
     return _summary_view(casework.get_tip_file(tip_id).summary)  # type: ignore[union-attr]
+
+
+def _announce_to_new_area(tip_id: str) -> None:
+    """The officers of the area a tip moves to hear of it like of a new tip (best effort: the move stands)."""
+    try:
+        queues.enqueue(REPLIES_QUEUE, [{"kind": "new_tip_notice", "tip_id": tip_id}])
+    except Exception:
+        logger.exception("could not queue the new-area notice", extra={"tip_id": tip_id})
 
 
 def _tip_change(body: Any) -> TipChange:
     if not isinstance(body, dict) or not body:
         raise InvalidRequestError("send a JSON object with one or more of: status, area_id, assignee")
     problems = [f"unknown field {name!r}" for name in sorted(set(body) - _PATCH_FIELDS)]
-    status = _enum_param(TipStatus, body.get("status"), "status", problems) if "status" in body else None
+    status = None
+    if "status" in body:
+        status = _enum_param(TipStatus, body["status"], "status", problems)
+        if body["status"] is None:
+            problems.append(f"status must be one of {', '.join(member.value for member in TipStatus)}")
     area_id = body.get("area_id")
     if "area_id" in body and (not isinstance(area_id, str) or areas.find_area(area_id) is None):
         problems.append(f"area_id {area_id!r} is not a police area (see GET /areas)")
@@ -240,8 +268,7 @@ def add_note(principal: Principal, tip_id: str, body: Any) -> dict[str, Any]:
     text = _text_field(body, MAX_NOTE_CHARS)
     _readable_tip(principal, tip_id)
     note = Note(note_id=str(uuid.uuid4()), author=principal.username, written_at=clock.now(), text=text)
-    casework.add_note(tip_id, note)
-    audit.record(principal, audit.NOTE_ADDED, [tip_id], note_id=note.note_id)
+    casework.add_note(tip_id, note, audit.pending(principal, audit.NOTE_ADDED, tip_id, note_id=note.note_id))
     return _note_view(note)
 
 
@@ -261,14 +288,28 @@ def ask_informant(principal: Principal, tip_id: str, body: Any) -> dict[str, Any
         text=text,
         status=FollowUpStatus.QUEUED,
     )
+    key = casework.followup_key(followup.written_at, followup.followup_id)
     # The answer joins this tip: the sender's open tip points here for as long as the platform lets us talk.
     open_until = int(now.timestamp()) + config.get_int("FOLLOWUP_ANSWER_WINDOW_SECONDS")
-    casework.add_followup(
-        tip_id, followup, sender_pseudonym=tip.sender_pseudonym, channel=tip.summary.channel, open_until=open_until
-    )
-    key = casework.followup_key(followup.written_at, followup.followup_id)
-    queues.enqueue(REPLIES_QUEUE, [{"kind": "followup", "tip_id": tip_id, "followup_id": key}])
-    audit.record(principal, audit.FOLLOWUP_QUEUED, [tip_id], followup_id=key)
+    try:
+        casework.add_followup(
+            tip_id,
+            followup,
+            audit.pending(principal, audit.FOLLOWUP_QUEUED, tip_id, followup_id=key),
+            sender_pseudonym=tip.sender_pseudonym,
+            channel=tip.summary.channel,
+            open_until=open_until,
+        )
+    except casework.SenderBusyError:
+        raise FollowUpNotAllowedError(
+            "the informant is writing another tip right now and their next messages belong to it; "
+            "try again in a few minutes"
+        ) from None
+    try:
+        queues.enqueue(REPLIES_QUEUE, [{"kind": "followup", "tip_id": tip_id, "followup_id": key}])
+    except Exception as error:
+        casework.mark_followup_unqueued(tip_id, key)
+        raise StorageUnavailableError("the question could not be queued") from error
     return {"id": key, "status": str(FollowUpStatus.QUEUED), "channel": str(tip.summary.channel)}
 
 
@@ -348,6 +389,7 @@ def _file_view(tip: TipFile, media: list[dict[str, Any]]) -> dict[str, Any]:
             "author": followup.author,
             "status": str(followup.status),
             "id": followup.followup_id,
+            "problem": followup.failure,
         }
         for followup in tip.followups
     ]

@@ -7,6 +7,10 @@ the fake Graph API. Timings are from whatever machine runs this: compare the rat
   requests   AWS requests made before the webhook answers (warm, and cold with secrets in Secrets Manager)
   bulk       one delivery of 1,000 texts, webhook + every queue drained (replies included), per-message requests
   cold       `import app` from the unzipped package vs `import boto3, chalice`, fresh `python -S -E -B` each run
+  tip list   GET /tips (signed in, audited) with 1,000 and 20,000 tips, per filter, first page and a deep one: time
+             vs a bare handler, items read per page (ScannedCount; target ≈ page size, flat as the table grows).
+             moto's GSI Query walks and sorts the whole table, so its time grows with the table; DynamoDB's does not
+             (it reads the items it returns): the items read are the figure that carries over to AWS.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class AwsCalls:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.seconds = 0.0
+        self.seconds_by_call: dict[str, float] = {}
         self.ignored_clients: list[Any] = []  # e.g. the dispatcher's: Lambda's event source mapping, not our code
 
     @contextlib.contextmanager
@@ -67,8 +72,11 @@ class AwsCalls:
                 return original(client, operation, params)
             finally:
                 if not any(client is ignored for ignored in recorder.ignored_clients):
-                    recorder.seconds += time.perf_counter() - started
-                    recorder.calls[f"{client.meta.service_model.service_name}.{operation}"] += 1
+                    seconds = time.perf_counter() - started
+                    name = f"{client.meta.service_model.service_name}.{operation}"
+                    recorder.seconds += seconds
+                    recorder.calls[name] += 1
+                    recorder.seconds_by_call[name] = recorder.seconds_by_call.get(name, 0.0) + seconds
 
         BaseClient._make_api_call = counted
         try:
@@ -79,6 +87,7 @@ class AwsCalls:
     def reset(self) -> None:
         self.calls.clear()
         self.seconds = 0.0
+        self.seconds_by_call.clear()
 
 
 class Sink:
@@ -435,6 +444,227 @@ def count_tips(stack: Any) -> int:
     return sum(page["Count"] for page in pages)
 
 
+# --- (e): the officers' tip list ---------------------------------------------------------------------------
+
+LIST_SIZES = tuple(int(size) for size in os.environ.get("BENCH_TIPS", "1000,20000").split(","))
+LIST_CALLS = 15  # timed requests per page and filter
+DEEP_PAGE = 5  # the page reached by following `next` from the first
+LIST_PAGE = 25  # the API's default page size (shared/paging.py), which these requests use
+LIST_DAYS = 90  # seeded tips are spread over this many days before now
+
+
+@dataclass(frozen=True)
+class ListCase:
+    label: str
+    groups: tuple[str, ...]  # the officer's Cognito groups
+    params: dict[str, str]
+
+
+def list_cases(area_id: str) -> list[ListCase]:
+    return [
+        ListCase("no filter (supervisor)", ("supervisor",), {}),
+        ListCase("area_id (officer)", ("officer", f"area:{area_id}"), {"area_id": area_id}),
+        ListCase("area_id + status (officer)", ("officer", f"area:{area_id}"), {"area_id": area_id, "status": "new"}),
+    ]
+
+
+@contextlib.contextmanager
+def officers_pool() -> Iterator[None]:
+    """The app trusts the tests' signing key (tests/officers.py); its JWKS is answered in process."""
+    from shared import http, tokens
+    from tests.officers import CLIENT_ID, ISSUER, JWKS_URL, jwks
+
+    real_request = http.request
+
+    def request(method: str, url: str, **kwargs: Any) -> Any:
+        if url == JWKS_URL:
+            return http.HttpResponse(200, json.dumps(jwks()).encode(), {"Content-Type": "application/json"})
+        return real_request(method, url, **kwargs)
+
+    os.environ.update(COGNITO_ISSUER=ISSUER, COGNITO_CLIENT_ID=CLIENT_ID, COGNITO_JWKS_URL=JWKS_URL)
+    http.request = request  # type: ignore[assignment]
+    tokens.reset()
+    try:
+        yield
+    finally:
+        http.request = real_request  # type: ignore[assignment]
+        tokens.reset()
+
+
+@contextlib.contextmanager
+def items_read_per_page() -> Iterator[list[int]]:
+    """The ScannedCount of every list Query (TipPage.items_read), in order."""
+    from shared.storage import casework
+
+    original = casework.list_tips
+    reads: list[int] = []
+
+    def counted(query: Any) -> Any:
+        page = original(query)
+        reads.append(page.items_read)
+        return page
+
+    casework.list_tips = counted  # type: ignore[assignment]
+    try:
+        yield reads
+    finally:
+        casework.list_tips = original  # type: ignore[assignment]
+
+
+def seed_tips(count: int, area_ids: list[str | None]) -> int:
+    """``count`` tips as open_tip writes them (same attributes and index keys), by BatchWriteItem; returns requests."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from shared.domain import AckStatus, Channel, TipStatus
+    from shared.storage import models
+    from shared.storage.models import TipItem
+
+    models.bind()
+    rng = random.Random(count)
+    statuses = [str(status) for status in TipStatus]
+    status_weights = [50, 20, 15, 10, 5]  # new, in_review, actioned, closed, spam
+    channels = [str(channel) for channel in Channel]
+    now = datetime.now(UTC)
+    with TipItem.batch_write() as batch:
+        for index in range(count):
+            tip_id = str(uuid.uuid4())
+            received_at = now - timedelta(days=LIST_DAYS) * (index + 1) / count
+            area_id, channel = rng.choice(area_ids), rng.choice(channels)
+            status = rng.choices(statuses, status_weights)[0]
+            batch.save(
+                TipItem(
+                    pk=f"TIP#{tip_id}",
+                    tip_id=tip_id,
+                    reference=f"DHN-B{index:06d}",
+                    channel=channel,
+                    status=status,
+                    area_id=area_id,
+                    **models.tip_index_keys(area_id, status, channel),
+                    received_at=received_at,
+                    received_key=f"{received_at.isoformat()}#{tip_id}",
+                    sent_at=received_at,
+                    last_message_at=received_at,
+                    texts=[f"Bench tip {index}: liquor sold behind the bus stand every evening."],
+                    text_times=[received_at.isoformat()],
+                    message_count=1,
+                    media_count=0,
+                    forwarded=False,
+                    sender_pseudonym=hashlib.sha256(f"sender-{index % 5000}".encode()).hexdigest(),
+                    reply_handle=b"bench-sealed-reply-handle",
+                    ack_status=str(AckStatus.SENT),
+                )
+            )
+    return -(-count // 25)
+
+
+def call_route(path: str, headers: dict[str, str], query: dict[str, str] | None = None) -> dict[str, Any]:
+    from app import app
+    from tools.dispatcher import LambdaContext
+
+    response = app(gateway_event("GET", path, headers, query=query), LambdaContext("sampark-dev", timeout_seconds=20))
+    if response["statusCode"] != 200:
+        raise RuntimeError(f"GET {path} answered {response['statusCode']}: {response.get('body')}")
+    return json.loads(response["body"])
+
+
+@dataclass
+class PageSamples:
+    total: list[float]
+    own: list[float]  # outside botocore + moto
+    query: list[float]  # the tip list's Query, in botocore + moto
+    audit: list[float]  # the rest of botocore + moto: the audit entries' write
+    reads: list[int]
+    shown: list[int]
+    calls: list[tuple[tuple[str, int], ...]]
+
+
+def time_list(headers: dict[str, str], query: dict[str, str], recorder: AwsCalls, reads: list[int]) -> PageSamples:
+    samples = PageSamples([], [], [], [], [], [], [])
+    for _ in range(LIST_CALLS):
+        recorder.reset()
+        started = time.perf_counter()
+        body = call_route("/tips", headers, query)
+        samples.total.append(time.perf_counter() - started)
+        samples.own.append(samples.total[-1] - recorder.seconds)
+        samples.query.append(recorder.seconds_by_call.get("dynamodb.Query", 0.0))
+        samples.audit.append(recorder.seconds - samples.query[-1])
+        samples.reads.append(reads[-1])
+        samples.shown.append(len(body["tips"]))
+        samples.calls.append(tuple(sorted(recorder.calls.items())))
+    return samples
+
+
+def bare_handler_ms() -> float:
+    """GET /areas in process: API Gateway event to Chalice response, no sign-in and no AWS."""
+    samples = []
+    for _ in range(WEBHOOK_CALLS):
+        started = time.perf_counter()
+        call_route("/areas", {})
+        samples.append(time.perf_counter() - started)
+    return median_ms(samples)
+
+
+def bench_tip_list(recorder: AwsCalls, sink: Sink) -> None:
+    from shared import areas
+    from tests.officers import token
+
+    area_ids: list[str | None] = [area.id for area in areas.all_areas()[:3]] + [None]
+    smallest: dict[str, float] = {}  # ms per page and filter with the first table size
+    with quiet(sink):
+        bare_ms = bare_handler_ms()
+    baseline = f"bare handler {bare_ms:.2f} ms"
+    for size in LIST_SIZES:
+        print(f"(e) GET /tips with {size:,} tips", flush=True)
+        with (
+            fresh_aws(),
+            shallow_transaction_snapshots(),  # the audit entries are written in transactions
+            quiet(sink),
+            officers_pool(),
+            items_read_per_page() as reads,
+        ):
+            started = time.perf_counter()
+            requests = seed_tips(size, area_ids)
+            seeded_s = time.perf_counter() - started
+            row(f"GET /tips, {size:,} tips: seeding", f"{seeded_s:.1f} s", f"{requests} BatchWriteItem", "")
+            calls_seen: Counter[tuple[tuple[str, int], ...]] = Counter()
+            all_reads: list[int] = []
+            for case in list_cases(area_ids[0]):  # type: ignore[arg-type]
+                headers = {"Authorization": f"Bearer {token(*case.groups)}"}
+                call_route("/tips", headers, case.params)  # warm-up: JWKS, clients, first-call caches
+                query = dict(case.params)
+                for _ in range(DEEP_PAGE - 1):
+                    query["cursor"] = call_route("/tips", headers, query)["next"]
+                for page, params in ((1, case.params), (DEEP_PAGE, query)):
+                    samples = time_list(headers, params, recorder, reads)
+                    calls_seen.update(samples.calls)
+                    all_reads += samples.reads
+                    total_ms = median_ms(samples.total)
+                    key = f"{case.label}, page {page}"
+                    versus = f"; ×{total_ms / smallest[key]:.1f} of {LIST_SIZES[0]:,} tips" if key in smallest else ""
+                    smallest.setdefault(key, total_ms)
+                    read = "/".join(str(n) for n in sorted(set(samples.reads)))
+                    shown = "/".join(str(n) for n in sorted(set(samples.shown)))
+                    own_ms = median_ms(samples.own)
+                    row(
+                        f"  {key}",
+                        f"{total_ms:.1f} ms",
+                        baseline,
+                        f"×{total_ms / bare_ms:.0f}{versus}; read {read} for {shown}; in moto: Query"
+                        f" {median_ms(samples.query):.1f} ms, audit {median_ms(samples.audit):.1f} ms;"
+                        f" our code {own_ms:.2f} ms ×{own_ms / bare_ms:.0f}",
+                    )
+            row(
+                "  items read per page (ScannedCount)",
+                f"{statistics.median(all_reads):.0f}",
+                f"page {LIST_PAGE}, target ≈ page",
+                f"min {min(all_reads)}, max {max(all_reads)} over {len(all_reads)} requests",
+            )
+            for calls, count in calls_seen.most_common():
+                total = sum(n for _, n in calls)
+                row("  AWS requests per list request", f"{total}", f"in {count} requests", _ops(dict(calls)))
+
+
 # --- (d): cold import from the package --------------------------------------------------------------------
 
 COLD_CODE = (
@@ -504,6 +734,7 @@ def main() -> None:
             print("(c) bulk delivery, processed end to end", flush=True)
             for senders in (BULK_MESSAGES, max(1, BULK_MESSAGES // 20)):  # all distinct, then 50 per 1,000
                 bench_bulk(senders, recorder, sink, graph)
+            bench_tip_list(recorder, sink)
     finally:
         graph.stop()
     print_table(time.perf_counter() - started, sink)

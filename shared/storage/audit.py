@@ -1,4 +1,4 @@
-"""The audit trail's table: entries are only ever added (PutItem/BatchWriteItem), never changed or deleted."""
+"""The audit trail's table: entries are only ever added (conditional Put in a transaction), never changed."""
 
 from __future__ import annotations
 
@@ -10,17 +10,28 @@ from shared.domain import AuditEntry
 from shared.errors import AuditUnavailableError, InvalidRequestError, StorageUnavailableError
 from shared.storage import models
 from shared.storage.models import AuditItem
+from shared.storage.transactions import ConditionFailedError, commit
+
+# A transaction takes at most 100 operations: a page of at most 100 tips is audited in one request.
+_TRANSACTION_LIMIT = 100
 
 
 def append(entries: list[tuple[str, AuditEntry]]) -> None:
-    """Write entries, each with its unique id; AuditUnavailableError if any is not stored."""
+    """Add entries, each with its unique id, never over an existing one; AuditUnavailableError if not stored."""
     models.bind_audit()
+    operations = [operation(entry_id, entry) for entry_id, entry in entries]
     try:
-        with AuditItem.batch_write() as batch:  # 25 items per request, unprocessed items retried by PynamoDB
-            for entry_id, entry in entries:
-                batch.save(_item(entry_id, entry))
-    except Exception as error:  # PutError, or PynamoDB's own error once its retries of unprocessed items run out
+        for start in range(0, len(operations), _TRANSACTION_LIMIT):
+            commit(operations[start : start + _TRANSACTION_LIMIT])
+    except (ConditionFailedError, StorageUnavailableError) as error:
         raise AuditUnavailableError("the audit trail could not be written") from error
+
+
+def operation(entry_id: str, entry: AuditEntry):
+    """The entry as one operation of a transaction, so that a change and its trace are written together."""
+    models.bind_audit()
+    item = _item(entry_id, entry)
+    return (f"audit:{entry_id}", lambda tx: tx.save(item, condition=AuditItem.at_key.does_not_exist()))
 
 
 def _item(entry_id: str, entry: AuditEntry) -> AuditItem:

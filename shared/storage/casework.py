@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DoesNotExist, PutError, QueryError, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist, QueryError, UpdateError
 
 from shared.domain import (
     Channel,
@@ -27,6 +27,7 @@ from shared.domain import (
 from shared.errors import InvalidRequestError, StorageUnavailableError
 from shared.storage import models
 from shared.storage.models import FollowUpItem, MediaItem, NoteItem, OpenTipItem, TipItem
+from shared.storage.transactions import ConditionFailedError, commit
 
 # Which index serves which combination of filters; the README's "Tip lists" table says the same.
 _INDEX_BY_FILTERS = {
@@ -63,6 +64,7 @@ def list_tips(query: TipListQuery) -> TipPage:
     hash_key = hash_value(query)
     start = None
     if query.after:
+        _check_cursor_in_bounds(query)
         tip_id = query.after.rpartition("#")[2]
         start = {
             _HASH_ATTRIBUTE[index_name]: {"S": hash_key},
@@ -90,6 +92,14 @@ def list_tips(query: TipListQuery) -> TipPage:
         after=page[-1].received_key if more and page else None,
         items_read=results.page_iter.total_scanned_count,
     )
+
+
+def _check_cursor_in_bounds(query: TipListQuery) -> None:
+    # DynamoDB refuses a start key outside the key condition (ValidationException): say so as a 400 instead.
+    too_early = query.since is not None and query.after < received_key_bound(query.since)
+    too_late = query.until is not None and query.after > received_key_bound(query.until, upper=True)
+    if too_early or too_late:
+        raise InvalidRequestError("cursor belongs to other since/until bounds: start again without it")
 
 
 def describe_indexed_filters() -> str:
@@ -131,11 +141,7 @@ def get_tip_file(tip_id: str) -> TipFile | None:
     media = [_media(item) for item in found[MediaItem]]
     notes = [_note(item) for item in found[NoteItem]]
     followups = [_followup(item) for item in found[FollowUpItem]]
-    times = list(tip.text_times or [])
-    texts = tuple(
-        InformantText(at=datetime.fromisoformat(times[i]) if i < len(times) else tip.received_at, text=text)
-        for i, text in enumerate(tip.texts or [])
-    )
+    texts = _timed_texts(tip)
     return TipFile(
         summary=_summary(tip),
         texts=texts,
@@ -165,6 +171,17 @@ def _partition_items(pk: str) -> list[dict]:
         raise StorageUnavailableError("could not read the tip") from error
 
 
+def _timed_texts(tip: TipItem) -> tuple[InformantText, ...]:
+    """Texts with their arrival times; a tip written before times were kept has them only for its later texts."""
+    texts = list(tip.texts or [])
+    times = list(tip.text_times or [])[-len(texts) :] if texts else []
+    untimed = len(texts) - len(times)
+    return tuple(
+        InformantText(at=tip.received_at if i < untimed else datetime.fromisoformat(times[i - untimed]), text=text)
+        for i, text in enumerate(texts)
+    )
+
+
 def get_media(tip_id: str, media_key: str) -> StoredMedia | None:
     models.bind()
     try:
@@ -177,8 +194,13 @@ class StaleTipError(Exception):
     """The tip's status or area changed between the read and the write."""
 
 
-def update_tip(before: TipSummary, change: TipChange, at: datetime) -> None:
-    """Apply a triage change; index keys follow status and area. StaleTipError if someone changed it meanwhile."""
+AuditOperation = tuple[str, Callable]
+
+
+def update_tip(before: TipSummary, change: TipChange, at: datetime, audit: AuditOperation) -> None:
+    """Apply a triage change and its audit entry atomically; index keys follow status and area.
+
+    StaleTipError if someone changed the tip's status or area since ``before`` was read."""
     models.bind()
     status = change.status or before.status
     area_id = change.area_id or before.area_id
@@ -197,15 +219,17 @@ def update_tip(before: TipSummary, change: TipChange, at: datetime) -> None:
     unchanged = (TipItem.status == str(before.status)) & (
         TipItem.area_id.does_not_exist() if before.area_id is None else TipItem.area_id == before.area_id
     )
+    tip = TipItem(pk=_tip_pk(before.tip_id), sk="TIP")
+    operations = [("tip", lambda tx: tx.update(tip, actions=actions, condition=TipItem.pk.exists() & unchanged)), audit]
     try:
-        TipItem(pk=_tip_pk(before.tip_id), sk="TIP").update(actions=actions, condition=TipItem.pk.exists() & unchanged)
-    except UpdateError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        commit(operations)
+    except ConditionFailedError as error:
+        if error.operation in ("tip", "conflict"):  # the tip's condition, or a concurrent transaction on it
             raise StaleTipError(before.tip_id) from error
-        raise StorageUnavailableError("could not update the tip") from error
+        raise StorageUnavailableError("could not write the change with its audit entry") from error
 
 
-def add_note(tip_id: str, note: Note) -> None:
+def add_note(tip_id: str, note: Note, audit: AuditOperation) -> None:
     models.bind()
     item = NoteItem(
         pk=_tip_pk(tip_id),
@@ -216,14 +240,30 @@ def add_note(tip_id: str, note: Note) -> None:
         text=note.text,
     )
     try:
-        item.save(condition=NoteItem.pk.does_not_exist())
-    except PutError as error:
+        commit([("note", lambda tx: tx.save(item, condition=NoteItem.pk.does_not_exist())), audit])
+    except ConditionFailedError as error:
         raise StorageUnavailableError("could not save the note") from error
 
 
-def add_followup(tip_id: str, followup: FollowUp, *, sender_pseudonym: str, channel: Channel, open_until: int) -> None:
-    """Store the question and let the informant's answers join this tip until ``open_until`` (epoch seconds)."""
+class SenderBusyError(Exception):
+    """The informant has another tip open right now: their next messages belong to it."""
+
+
+def add_followup(
+    tip_id: str,
+    followup: FollowUp,
+    audit: AuditOperation,
+    *,
+    sender_pseudonym: str,
+    channel: Channel,
+    open_until: int,
+) -> None:
+    """Store the question and let the informant's answers join this tip until ``open_until`` (epoch seconds).
+
+    SenderBusyError if the informant's messages now join another tip (it may be another area's: never taken over).
+    """
     models.bind()
+    now_epoch = int(followup.written_at.timestamp())
     item = FollowUpItem(
         pk=_tip_pk(tip_id),
         sk=_followup_sk(followup.written_at, followup.followup_id),
@@ -240,11 +280,17 @@ def add_followup(tip_id: str, followup: FollowUp, *, sender_pseudonym: str, chan
         open_until=open_until,
         expires_at=datetime.fromtimestamp(open_until + 86400, tz=UTC),
     )
+    free = OpenTipItem.pk.does_not_exist() | (OpenTipItem.open_until < now_epoch) | (OpenTipItem.tip_id == tip_id)
+    operations = [
+        ("followup", lambda tx: tx.save(item, condition=FollowUpItem.pk.does_not_exist())),
+        ("open", lambda tx: tx.save(reopened, condition=free)),
+        audit,
+    ]
     try:
-        with TransactWrite(connection=_connection()) as transaction:
-            transaction.save(item, condition=FollowUpItem.pk.does_not_exist())
-            transaction.save(reopened)
-    except TransactWriteError as error:
+        commit(operations)
+    except ConditionFailedError as error:
+        if error.operation in ("open", "conflict"):
+            raise SenderBusyError(tip_id) from error
         raise StorageUnavailableError("could not queue the follow-up") from error
 
 
@@ -265,47 +311,65 @@ def get_followup(tip_id: str, key: str) -> FollowUp | None:
         return None
 
 
-def claim_followup(tip_id: str, key: str, now: datetime, lease_seconds: int) -> bool:
-    """Take the follow-up for one sender: True unless it was sent, failed, or another sender's lease runs."""
+def claim_followup(tip_id: str, key: str, now: datetime, lease_seconds: int) -> int | None:
+    """Take the follow-up for one sender: the lease (epoch seconds) it holds, or None if it was sent, failed, or
+    another sender's lease runs."""
     models.bind()
     now_epoch = int(now.timestamp())
     claimable = (FollowUpItem.followup_status == str(FollowUpStatus.QUEUED)) | (
         (FollowUpItem.followup_status == str(FollowUpStatus.SENDING)) & (FollowUpItem.lease_until < now_epoch)
     )
+    lease = now_epoch + lease_seconds
     try:
         FollowUpItem(pk=_tip_pk(tip_id), sk=f"FOLLOWUP#{key}").update(
             actions=[
                 FollowUpItem.followup_status.set(str(FollowUpStatus.SENDING)),
-                FollowUpItem.lease_until.set(now_epoch + lease_seconds),
+                FollowUpItem.lease_until.set(lease),
             ],
             condition=FollowUpItem.pk.exists() & claimable,
         )
     except UpdateError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
-            return False
+        if _condition_failed(error):
+            return None
         raise StorageUnavailableError("could not claim the follow-up") from error
-    return True
+    return lease
 
 
-def set_followup_status(
-    tip_id: str, key: str, status: FollowUpStatus, at: datetime, failure: str | None = None
-) -> None:
+def finish_followup(
+    tip_id: str, key: str, lease: int, status: FollowUpStatus, at: datetime, failure: str | None = None
+) -> bool:
+    """Record the outcome of a claimed follow-up (QUEUED releases it), only while the claim is still ours:
+    a sender whose lease lapsed must not undo what the next one did. False if the claim was lost."""
     models.bind()
     actions = [FollowUpItem.followup_status.set(str(status)), FollowUpItem.lease_until.remove()]
     if status is FollowUpStatus.SENT:
         actions.append(FollowUpItem.sent_at.set(at))
     if failure:
         actions.append(FollowUpItem.failure.set(failure))
+    ours = (FollowUpItem.followup_status == str(FollowUpStatus.SENDING)) & (FollowUpItem.lease_until == lease)
     try:
-        FollowUpItem(pk=_tip_pk(tip_id), sk=f"FOLLOWUP#{key}").update(actions=actions)
+        FollowUpItem(pk=_tip_pk(tip_id), sk=f"FOLLOWUP#{key}").update(actions=actions, condition=ours)
     except UpdateError as error:
+        if _condition_failed(error):
+            return False
         raise StorageUnavailableError("could not record the follow-up's outcome") from error
+    return True
 
 
-def _connection():
-    from shared.storage.tips import _connection as shared_connection
+def mark_followup_unqueued(tip_id: str, key: str) -> None:
+    """The question was stored but its job could not be queued: say so on it rather than leave it waiting."""
+    models.bind()
+    FollowUpItem(pk=_tip_pk(tip_id), sk=f"FOLLOWUP#{key}").update(
+        actions=[
+            FollowUpItem.followup_status.set(str(FollowUpStatus.FAILED)),
+            FollowUpItem.failure.set("could not be queued for sending; ask again"),
+        ],
+        condition=FollowUpItem.followup_status == str(FollowUpStatus.QUEUED),
+    )
 
-    return shared_connection(TipItem.Meta.region)
+
+def _condition_failed(error: UpdateError) -> bool:
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 # --- items -> domain -------------------------------------------------------------------------------------------------

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
 
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from shared import config
 from shared.domain import (
@@ -31,8 +28,7 @@ from shared.storage.models import (
     ReferenceItem,
     TipItem,
 )
-
-_CONDITION_FAILED = "ConditionalCheckFailed"
+from shared.storage.transactions import ConditionFailedError, commit
 
 
 def _tip_pk(tip_id: str) -> str:
@@ -341,8 +337,8 @@ def record_media_failed(tip_id: str, media_key: str, status: MediaStatus, reason
         ),
     ]
     try:
-        _commit(operations)
-    except _ConditionFailedError:  # marked before: count it once only
+        commit(operations)
+    except ConditionFailedError:  # marked before: count it once only
         return
 
 
@@ -385,67 +381,14 @@ def _location_attribute(message: MessageRecord) -> LocationAttribute | None:
     return LocationAttribute(latitude=loc.latitude, longitude=loc.longitude, name=loc.name, address=loc.address)
 
 
-@functools.cache
-def _connection(region: str) -> Connection:
-    """One connection per container: each new one builds a botocore client (about 45 ms)."""
-    return Connection(region=region)
-
-
-class _ConditionFailedError(Exception):
-    def __init__(self, operation: str) -> None:
-        super().__init__(operation)
-        self.operation = operation
-
-
 def _commit_message(operations: list) -> None:
     """Commit a message's transaction; a failed condition on its dedupe item means it was recorded before."""
     try:
-        _commit(operations)
-    except _ConditionFailedError as error:
+        commit(operations)
+    except ConditionFailedError as error:
         if error.operation == "message":
             raise DuplicateMessageError("message already recorded") from error
         raise OpenTipConflictError(f"conflict on {error.operation}") from error
-
-
-def _commit(operations: list) -> None:
-    """Run named operations as one transaction; _ConditionFailedError names the first whose condition failed."""
-    named = _NamedTransaction()
-    try:
-        with TransactWrite(connection=_connection(TipItem.Meta.region)) as transaction:
-            named.transaction = transaction
-            for name, operation in operations:
-                named.current = name
-                operation(named)
-    except TransactWriteError as error:
-        reasons = error.cancellation_reasons or []
-        for name, reason in zip(named.sent_order(), reasons, strict=False):
-            if reason is not None and reason.code == _CONDITION_FAILED:
-                raise _ConditionFailedError(name) from error
-        if any(reason is not None and reason.code == "TransactionConflict" for reason in reasons):
-            raise _ConditionFailedError("conflict") from error  # another transaction on the same item: retry
-        raise StorageUnavailableError("transaction failed") from error
-
-
-class _NamedTransaction:
-    """Passes operations to the transaction and remembers their names in the order PynamoDB sends them
-    (all puts, then all updates), which is the order of DynamoDB's cancellation reasons."""
-
-    def __init__(self) -> None:
-        self.transaction: TransactWrite | None = None
-        self.current = ""
-        self._puts: list[str] = []
-        self._updates: list[str] = []
-
-    def save(self, *args, **kwargs) -> None:
-        self._puts.append(self.current)
-        self.transaction.save(*args, **kwargs)  # type: ignore[union-attr]
-
-    def update(self, *args, **kwargs) -> None:
-        self._updates.append(self.current)
-        self.transaction.update(*args, **kwargs)  # type: ignore[union-attr]
-
-    def sent_order(self) -> list[str]:
-        return self._puts + self._updates
 
 
 def _is_condition_failure(error: PutError | UpdateError) -> bool:

@@ -248,12 +248,14 @@ def test_audit_trail_never_expires_and_survives_the_stack() -> None:
 
 def test_functions_may_only_append_to_the_audit_trail() -> None:
     audit_arn = {"Fn::GetAtt": [referenced(GLOBAL_ENV["AUDIT_TABLE_NAME"]), "Arn"]}
-    actions = set()
+    allowed, denied = set(), set()
     for policy in of_type("AWS::IAM::Policy").values():
         for statement in policy["PolicyDocument"]["Statement"]:
             if audit_arn in _as_list(statement["Resource"]):
-                actions |= set(_as_list(statement["Action"]))
-    assert actions == {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:Query"}
+                (allowed if statement["Effect"] == "Allow" else denied).update(_as_list(statement["Action"]))
+    # Puts are conditional (attribute_not_exists) in the code; IAM allows nothing that changes or deletes.
+    assert allowed == {"dynamodb:PutItem", "dynamodb:Query"}
+    assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} <= denied
 
 
 # --- bucket ------------------------------------------------------------------------------------------------

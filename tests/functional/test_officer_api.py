@@ -19,7 +19,7 @@ from shared import media, notices
 from shared.domain import Channel, MediaEntry, MediaKind, MessageRecord, NewTip
 from shared.references import new_reference
 from shared.storage import tips as tip_store
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, load_event
 from tests.helpers import officer_copies, post_whatsapp, table_items, tips
 from tests.identities import ALL_IDENTIFIERS
 from tests.officers import (
@@ -219,6 +219,8 @@ BAD_LISTS = [
     ("cursor=bm90LWEtY3Vyc29y", "cursor is not one this API issued"),
     ("sort=oldest", "unknown parameters: sort"),
     ("channel=sms&area_id=jharia", "channel cannot be combined with an area"),
+    ("since=0001-01-01T00:00:00%2B05:30", "since must be"),
+    ("until=9999-12-31T23:59:59", "until must be between the years 2000 and 2100"),
     ("status=open&limit=0", "status must be one of"),  # every problem named at once
 ]
 
@@ -248,6 +250,7 @@ BAD_BODIES = [
     ("PATCH", "/tips/{tip}", {}, "one or more of: status, area_id, assignee"),
     ("PATCH", "/tips/{tip}", [1, 2], "one or more of: status, area_id, assignee"),
     ("PATCH", "/tips/{tip}", {"status": "solved"}, "status must be one of new, in_review, actioned, closed, spam"),
+    ("PATCH", "/tips/{tip}", {"status": None}, "status must be one of new, in_review, actioned, closed, spam"),
     ("PATCH", "/tips/{tip}", {"area_id": "gotham"}, "area_id 'gotham' is not a police area"),
     ("PATCH", "/tips/{tip}", {"area_id": None}, "is not a police area"),
     ("PATCH", "/tips/{tip}", {"assignee": 42}, "assignee must be an officer's user name"),
@@ -684,3 +687,125 @@ def test_the_deploy_step_creates_every_area_topic_once(aws, capsys):
     topics = [topic["TopicArn"] for page in pages for topic in page["Topics"]]
     assert len([arn for arn in topics if ":dhanbad-new-tips-" in arn]) == len(areas.all_areas()) + 1
     assert "arn:aws:sns:ap-south-1:123456789012:dhanbad-new-tips-jharia" in topics
+
+
+# --- review findings: no take-over, no change without its trace, no lost send, conflicts --------------------------
+
+
+def test_a_follow_up_never_takes_over_the_informants_other_open_tip(
+    officer_api, api, aws, dispatcher, sunita_tip, monkeypatch
+):
+    # Sunita's first tip is three hours old; she is now writing a second one (open for the next 10 minutes).
+    later = FIXED_NOW + timedelta(hours=3)
+    monkeypatch.setattr("shared.clock.now", lambda: later)
+    raw = load_event("whatsapp", "answer_to_followup").replace(b"1795874400", str(int(later.timestamp())).encode())
+    post_whatsapp(api, raw)
+    dispatcher.drain()
+    [second] = [tip["tip_id"]["S"] for tip in tips(aws) if tip["tip_id"]["S"] != sunita_tip]
+    pointer = [item for item in table_items(aws) if item["sk"]["S"].startswith("OPEN#")]
+    response = officer_api.post(f"/tips/{sunita_tip}/messages", groups=OFFICER_SARAIDHELA, body={"text": "Which day?"})
+    assert response.status_code == 409
+    assert "writing another tip right now" in json_of(response)["error"]
+    assert [item for item in table_items(aws) if item["sk"]["S"].startswith("OPEN#")] == pointer
+    assert pointer[0]["tip_id"]["S"] == second
+    assert not [item for item in table_items(aws) if item["sk"]["S"].startswith("FOLLOWUP#")]
+    assert not [e for e in audit_entries(aws) if e["action"]["S"] == "followup_queued"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PATCH", "/tips/{tip}", {"status": "closed"}),
+        ("POST", "/tips/{tip}/notes", {"text": "seen"}),
+        ("POST", "/tips/{tip}/messages", {"text": "when?"}),
+    ],
+)
+def test_no_change_happens_without_its_audit_entry(officer_api, aws, monkeypatch, method, path, body):
+    from shared.storage import audit as audit_store
+
+    tip_id = seed_tip()
+    before = tip_item(aws, tip_id)
+
+    def unwritable(entry_id, entry):
+        item = audit_store._item(entry_id, entry)
+        return ("audit", lambda tx: tx.save(item, condition=audit_store.AuditItem.at_key.exists()))  # always fails
+
+    monkeypatch.setattr(audit_store, "operation", unwritable)
+    response = officer_api.request(method, path.format(tip=tip_id), groups=SUPERVISOR, body=body)
+    assert response.status_code == 503
+    assert tip_item(aws, tip_id) == before
+    assert not [item for item in table_items(aws) if item["sk"]["S"].startswith(("NOTE#", "FOLLOWUP#"))]
+    sqs = boto3.client("sqs", region_name="ap-south-1")
+    queued = sqs.get_queue_attributes(
+        QueueUrl=aws.queue_for_name("sampark-replies")["Ref"], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    assert queued == "0"
+
+
+def test_a_sender_whose_lease_lapsed_cannot_undo_the_next_ones_send(aws):
+    from shared.domain import FollowUp, FollowUpStatus
+    from shared.storage import casework
+
+    tip_id = seed_tip()
+    followup = FollowUp(followup_id="q1", author="si", written_at=FIXED_NOW, text="?", status=FollowUpStatus.QUEUED)
+    casework.add_followup(
+        tip_id,
+        followup,
+        ("noop", lambda tx: None),
+        sender_pseudonym="p-lease",
+        channel=Channel.WHATSAPP,
+        open_until=int(FIXED_NOW.timestamp()) + 60,
+    )
+    key = casework.followup_key(FIXED_NOW, "q1")
+    first = casework.claim_followup(tip_id, key, FIXED_NOW, 60)
+    second = casework.claim_followup(tip_id, key, FIXED_NOW + timedelta(seconds=61), 60)  # the first lease lapsed
+    assert first and second and first != second
+    assert casework.finish_followup(tip_id, key, second, FollowUpStatus.SENT, FIXED_NOW)
+    assert not casework.finish_followup(tip_id, key, first, FollowUpStatus.QUEUED, FIXED_NOW)  # too late: ignored
+    assert casework.get_followup(tip_id, key).status is FollowUpStatus.SENT
+
+
+def test_a_tip_changed_by_others_every_time_answers_409(officer_api, monkeypatch):
+    from shared.storage import casework
+
+    def always_stale(before, change, at, audit):
+        raise casework.StaleTipError(before.tip_id)
+
+    monkeypatch.setattr(casework, "update_tip", always_stale)
+    tip_id = seed_tip()
+    response = officer_api.patch(f"/tips/{tip_id}", groups=SUPERVISOR, body={"status": "closed"})
+    assert response.status_code == 409
+    assert "reload it and try again" in json_of(response)["error"]
+
+
+def test_a_cursor_outside_the_since_until_bounds_is_400(officer_api, mixed_tips):
+    cursor = json_of(officer_api.get("/tips?limit=2", groups=SUPERVISOR))["next"]
+    since = FIXED_NOW.isoformat().replace("+", "%2B")
+    response = officer_api.get(f"/tips?limit=2&since={since}&cursor={cursor}", groups=SUPERVISOR)
+    assert response.status_code == 400
+    assert "cursor belongs to other since/until bounds" in json_of(response)["error"]
+
+
+def test_moving_a_tip_tells_the_new_areas_officers(officer_api, aws, dispatcher):
+    jharia = subscribe_queue(notices.topic_arn("jharia"))
+    tip_id = seed_tip()
+    officer_api.patch(f"/tips/{tip_id}", groups=OFFICER_SARAIDHELA, body={"area_id": "jharia"})
+    dispatcher.drain()
+    [notice] = received(jharia)
+    assert tip_item(aws, tip_id)["reference"]["S"] in notice and "Jharia" in notice
+
+
+def test_texts_of_a_tip_written_before_arrival_times_were_kept_line_up(officer_api, aws):
+    client = boto3.client("dynamodb", region_name="ap-south-1")
+    tip_id = seed_tip(text="first")
+    table = aws.physical["TipsTable"]["Ref"]
+    key = {"pk": {"S": f"TIP#{tip_id}"}, "sk": {"S": "TIP"}}
+    later = (FIXED_NOW + timedelta(minutes=5)).isoformat()
+    client.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET texts = list_append(texts, :t), text_times = :times",
+        ExpressionAttributeValues={":t": {"L": [{"S": "second"}]}, ":times": {"L": [{"S": later}]}},
+    )
+    body = json_of(officer_api.get(f"/tips/{tip_id}", groups=SUPERVISOR))
+    assert [(m["text"], m["at"]) for m in body["messages"]] == [("first", FIXED_NOW.isoformat()), ("second", later)]
