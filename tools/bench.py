@@ -131,7 +131,7 @@ def fresh_aws() -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    from shared import config
+    from shared import config, notices
     from shared.aws import clients
     from tools.resources import LocalStack
 
@@ -140,6 +140,7 @@ def fresh_aws() -> Iterator[Any]:
         os.environ.update(stack.create_all())
         clients.reset()
         config.reset()
+        notices.ensure_area_topics()  # as `make area-topics` after a deploy
         yield stack
         clients.reset()
 

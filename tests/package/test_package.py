@@ -219,6 +219,44 @@ def test_sns_functions_run_app_py_from_their_topic_with_async_retries_and_a_dest
     assert seen == set(topics_by_function)
 
 
+def _statements(role: dict[str, Any], template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    """Every statement that applies to the role: its inline policies and the AWS::IAM::Policy resources on it."""
+    statements = [s for policy in role["Properties"].get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in resource["Properties"]["Roles"]:
+            statements += resource["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _may_open_reply_handles(statement: dict[str, Any]) -> bool:
+    """Whether an Allow lets its role call kms:Decrypt directly, as opening a reply handle needs."""
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    decrypts = any(action in ("kms:Decrypt", "kms:*", "*") for action in actions)
+    through_a_service_only = "kms:ViaService" in statement.get("Condition", {}).get("StringEquals", {})
+    return statement["Effect"] == "Allow" and decrypts and not through_a_service_only
+
+
+def test_only_the_reply_sender_can_decrypt_reply_handles(built: Built) -> None:
+    resources = built.template["Resources"]
+    roles = {name: r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    openers = {
+        name
+        for name, role in roles.items()
+        if any(map(_may_open_reply_handles, _statements(role, built.template, name)))
+    }
+    assert openers == {"ReplySenderRole"}
+    [statement] = [
+        s
+        for s in _statements(roles["ReplySenderRole"], built.template, "ReplySenderRole")
+        if _may_open_reply_handles(s)
+    ]
+    assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "sampark-reply-handle"}}
+    role_of = {
+        name: properties["Role"]["Fn::GetAtt"][0] for name, properties in serverless_functions(built.template).items()
+    }
+    assert {name for name, role in role_of.items() if role == "ReplySenderRole"} == {"SendReplies"}
+
+
 def test_api_handler_cold_start_skips_worker_only_modules(built: Built) -> None:
     # The webhook only writes the inbox: batch processing and PynamoDB are the workers' cold-start cost.
     code = (
