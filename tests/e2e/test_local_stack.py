@@ -478,6 +478,9 @@ def officer_token(stack: RunningStack, *arguments: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+ANSWERS: list[bytes] = []  # every officers' API answer of the run, scanned for the informant's number
+
+
 def call(stack: RunningStack, method: str, path: str, token: str | None, body: Any = None) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     data = json.dumps(body).encode() if body is not None else None
@@ -486,9 +489,11 @@ def call(stack: RunningStack, method: str, path: str, token: str | None, body: A
     request = urllib.request.Request(f"http://127.0.0.1:{stack.api}{path}", data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
+            status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        status, raw = error.code, error.read()
+    ANSWERS.append(raw)
+    return status, json.loads(raw or b"null")
 
 
 def check_officers(stack: RunningStack, aws: LocalAws) -> None:
@@ -527,6 +532,7 @@ def check_officers(stack: RunningStack, aws: LocalAws) -> None:
     assert {"tip_listed", "tip_viewed", "media_url_issued", "tip_updated", "note_added", "followup_queued"} <= {
         entry["action"] for entry in trail["entries"]
     }
+    assert len(ANSWERS) == 8 and not [answer for answer in ANSWERS if SENDER.encode() in answer]
 
 
 def assert_stops_cleanly(stack: RunningStack) -> None:
