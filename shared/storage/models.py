@@ -29,7 +29,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from shared import config
@@ -42,10 +42,30 @@ class _Meta:
     billing_mode = PAY_PER_REQUEST_BILLING_MODE
 
 
+# What a tip list shows; the list indexes copy only these (and their keys). The sender's pseudonym, the sealed reply
+# handle and the acknowledgement state stay in the table, and appending a message rewrites less in each index.
+LIST_FIELDS = (
+    "tip_id",
+    "reference",
+    "status",
+    "channel",
+    "area_id",
+    "received_at",
+    "texts",
+    "media_count",
+    "location",
+    "assignee",
+)
+
+
+def _list_projection(*index_keys: str) -> IncludeProjection:
+    return IncludeProjection([name for name in LIST_FIELDS if name not in index_keys])
+
+
 class StatusIndex(GlobalSecondaryIndex["TipItem"]):
     class Meta:
         index_name = "by-status"
-        projection = AllProjection()
+        projection = _list_projection("status")
 
     status = UnicodeAttribute(hash_key=True)
     received_key = UnicodeAttribute(range_key=True)
@@ -54,7 +74,7 @@ class StatusIndex(GlobalSecondaryIndex["TipItem"]):
 class AreaStatusIndex(GlobalSecondaryIndex["TipItem"]):
     class Meta:
         index_name = "by-area-status"
-        projection = AllProjection()
+        projection = _list_projection("area_status")
 
     area_status = UnicodeAttribute(hash_key=True)
     received_key = UnicodeAttribute(range_key=True)
@@ -63,7 +83,7 @@ class AreaStatusIndex(GlobalSecondaryIndex["TipItem"]):
 class AreaIndex(GlobalSecondaryIndex["TipItem"]):
     class Meta:
         index_name = "by-area"
-        projection = AllProjection()
+        projection = _list_projection("area_key")
 
     area_key = UnicodeAttribute(hash_key=True)
     received_key = UnicodeAttribute(range_key=True)
@@ -72,7 +92,7 @@ class AreaIndex(GlobalSecondaryIndex["TipItem"]):
 class ChannelIndex(GlobalSecondaryIndex["TipItem"]):
     class Meta:
         index_name = "by-channel"
-        projection = AllProjection()
+        projection = _list_projection("channel")
 
     channel = UnicodeAttribute(hash_key=True)
     received_key = UnicodeAttribute(range_key=True)
@@ -81,7 +101,7 @@ class ChannelIndex(GlobalSecondaryIndex["TipItem"]):
 class ChannelStatusIndex(GlobalSecondaryIndex["TipItem"]):
     class Meta:
         index_name = "by-channel-status"
-        projection = AllProjection()
+        projection = _list_projection("channel_status")
 
     channel_status = UnicodeAttribute(hash_key=True)
     received_key = UnicodeAttribute(range_key=True)
@@ -93,7 +113,7 @@ class ReceivedIndex(GlobalSecondaryIndex["TipItem"]):
 
     class Meta:
         index_name = "by-received"
-        projection = AllProjection()
+        projection = _list_projection("listed")
 
     listed = UnicodeAttribute(hash_key=True)
     received_key = UnicodeAttribute(range_key=True)

@@ -210,12 +210,28 @@ def test_table_indexes_are_the_models_indexes(setting: str) -> None:
         attributes = index.Meta.attributes.values()
         hash_key = next(a.attr_name for a in attributes if a.is_hash_key)
         range_key = next((a.attr_name for a in attributes if a.is_range_key), None)
-        declared[index.Meta.index_name] = (hash_key, range_key, index.Meta.projection.projection_type)
+        projection = index.Meta.projection
+        declared[index.Meta.index_name] = (
+            hash_key,
+            range_key,
+            projection.projection_type,
+            sorted(getattr(projection, "non_key_attributes", None) or []),
+        )
     in_template = {
-        index["IndexName"]: (*key_names(index["KeySchema"]), index["Projection"]["ProjectionType"])
+        index["IndexName"]: (
+            *key_names(index["KeySchema"]),
+            index["Projection"]["ProjectionType"],
+            sorted(index["Projection"].get("NonKeyAttributes", [])),
+        )
         for index in table_for(setting).get("GlobalSecondaryIndexes", [])
     }
     assert in_template == declared
+
+
+def test_tip_lists_never_copy_the_informants_pseudonym_or_reply_handle() -> None:
+    for index in the_table()["GlobalSecondaryIndexes"]:
+        assert index["Projection"]["ProjectionType"] == "INCLUDE"
+        assert not {"sender_pseudonym", "reply_handle"} & set(index["Projection"]["NonKeyAttributes"])
 
 
 @pytest.mark.parametrize("setting", TABLES)
