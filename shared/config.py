@@ -34,6 +34,8 @@ DEFAULTS: dict[str, str] = {
     # After an officer's follow-up question, the informant's messages join that tip for this long (the platforms'
     # 24-hour reply window).
     "FOLLOWUP_ANSWER_WINDOW_SECONDS": str(24 * 3600),
+    # Questions officers may send about one tip within 24 hours.
+    "FOLLOWUP_LIMIT_PER_DAY": "3",
 }
 
 # Credentials and keys: in AWS they live in the Secrets Manager secret, never in a plain environment variable.

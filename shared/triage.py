@@ -322,6 +322,11 @@ def reply_window_closes(tip: TipFile) -> datetime | None:
 
 def _check_reply_window(tip: TipFile, now: datetime) -> None:
     channel = tip.summary.channel
+    recent = [f for f in tip.followups if f.written_at > now - PLATFORM_REPLY_WINDOW]
+    limit = config.get_int("FOLLOWUP_LIMIT_PER_DAY")
+    if len(recent) >= limit:
+        # An informant pestered by the police stops helping, and WhatsApp lowers the number's quality rating.
+        raise FollowUpNotAllowedError(f"at most {limit} questions per tip in 24 hours; this tip has had {len(recent)}")
     if channel is Channel.SMS:
         raise FollowUpNotAllowedError(
             "SMS follow-ups need DLT-registered templates (India's TRAI rules); they are not available yet"

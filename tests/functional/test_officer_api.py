@@ -809,3 +809,13 @@ def test_texts_of_a_tip_written_before_arrival_times_were_kept_line_up(officer_a
     )
     body = json_of(officer_api.get(f"/tips/{tip_id}", groups=SUPERVISOR))
     assert [(m["text"], m["at"]) for m in body["messages"]] == [("first", FIXED_NOW.isoformat()), ("second", later)]
+
+
+def test_an_informant_gets_at_most_three_questions_a_day_about_a_tip(officer_api, aws, monkeypatch):
+    tip_id = seed_tip()
+    for minute in range(3):
+        monkeypatch.setattr("shared.clock.now", lambda minute=minute: FIXED_NOW + timedelta(minutes=minute))
+        assert officer_api.post(f"/tips/{tip_id}/messages", groups=SUPERVISOR, body={"text": "?"}).status_code == 202
+    fourth = officer_api.post(f"/tips/{tip_id}/messages", groups=SUPERVISOR, body={"text": "??"})
+    assert fourth.status_code == 409
+    assert "at most 3 questions per tip in 24 hours" in json_of(fourth)["error"]
