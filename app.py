@@ -4,7 +4,7 @@ import functools
 
 from chalice import Chalice, ConvertToMiddleware
 
-from functions import areas, audit, messenger, sms, tips, whatsapp, workers, x
+from functions import areas, audit, messenger, sms, tips, wanted, whatsapp, workers, x
 from shared.observability import logger, metrics
 
 app = Chalice(app_name="sampark", configure_logs=False)
@@ -18,6 +18,7 @@ app.register_blueprint(sms.bp)
 app.register_blueprint(areas.bp)
 app.register_blueprint(tips.bp)
 app.register_blueprint(audit.bp)
+app.register_blueprint(wanted.bp)
 app.register_blueprint(workers.bp)
 
 # Lambda entry points of the queue-triggered functions. Chalice names blueprint handlers by module
@@ -26,4 +27,5 @@ app.register_blueprint(workers.bp)
 record_deliveries = workers.record_deliveries
 fetch_media = workers.fetch_media
 send_replies = workers.send_replies
+process_photo_uploads = workers.process_photo_uploads
 receive_sms = sms.receive_sms

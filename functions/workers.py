@@ -23,6 +23,7 @@ bp = Blueprint(__name__)
 DELIVERIES_QUEUE = "sampark-deliveries"
 MEDIA_QUEUE = "sampark-media"
 REPLIES_QUEUE = "sampark-replies"
+PHOTO_UPLOADS_QUEUE = "sampark-photo-uploads"  # S3 event notifications of uploads/ (Chalice cannot package S3 triggers)
 
 
 def _process(event, record_handler):
@@ -82,3 +83,16 @@ def _send_one(record: SQSRecord) -> None:
     from shared import replies
 
     replies.send_reply(json.loads(record.body))
+
+
+# One upload per invocation: decoding and re-encoding a photo is the heaviest work Sampark does.
+@bp.on_sqs_message(queue=PHOTO_UPLOADS_QUEUE, batch_size=1, name="process_photo_uploads")
+def process_photo_uploads(event):
+    return _process(event, _process_upload)
+
+
+def _process_upload(record: SQSRecord) -> None:
+    from shared import wanted_photos
+
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    wanted_photos.process_notification(json.loads(record.body), receive_count)

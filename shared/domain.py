@@ -136,6 +136,7 @@ class NewTip:
     open_until: int  # epoch seconds until which follow-ups join this tip
     area_id: str | None = None  # the police area nearest to the first location, if any
     public_post: bool = False  # the first message was public (an X mention)
+    wanted_id: str | None = None  # the wanted notice the first message quotes, if any
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,6 +164,7 @@ class TipForReply:
     sender_pseudonym: str
     status: str
     area_id: str | None = None
+    wanted_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,6 +185,7 @@ class TipListQuery:
     status: TipStatus | None = None
     area_id: str | None = None
     channel: Channel | None = None
+    wanted_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 25
@@ -202,6 +205,7 @@ class TipSummary:
     location: Location | None
     assignee: str | None
     received_key: str
+    wanted_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -283,6 +287,8 @@ class TipChange:
     area_id: str | None = None
     assignee: str | None = None
     unassign: bool = False
+    wanted_id: str | None = None
+    unlink_wanted: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -293,3 +299,54 @@ class AuditEntry:
     action: str
     tip_id: str | None = None
     detail: dict[str, object] = field(default_factory=dict)
+
+
+# --- wanted notices -----------------------------------------------------------------------------------------------
+
+
+class WantedStatus(enum.StrEnum):
+    ACTIVE = "active"
+    CAPTURED = "captured"
+    WITHDRAWN = "withdrawn"
+
+
+class PhotoStatus(enum.StrEnum):
+    AWAITING_UPLOAD = "awaiting_upload"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Localized:
+    en: str
+    hi: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WantedDetails:
+    """What a supervisor writes on a notice."""
+
+    name: str
+    aliases: tuple[str, ...]
+    areas: tuple[str, ...]
+    crime: Localized
+    description: Localized
+    reward: Localized | None = None
+    caution: Localized | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WantedNotice:
+    wanted_id: str
+    number: int
+    details: WantedDetails
+    status: WantedStatus
+    created_at: datetime
+    created_by: str
+    updated_at: datetime | None
+    photo_status: PhotoStatus
+    photo_problem: str | None
+    photo_upload_key: str | None
+    photo_key: str | None
+    thumbnail_key: str | None
+    created_key: str

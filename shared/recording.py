@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared import areas, config, privacy
+from shared import areas, config, privacy, wanted
 from shared.aws import inbox, queues
 from shared.channels import parser_for
 from shared.domain import Channel, InboundMessage, MediaEntry, MediaRef, MessageRecord, NewTip
@@ -93,8 +93,11 @@ def _open_or_join(message: InboundMessage, record: MessageRecord) -> str:
     window = config.get_int("TIP_GROUPING_WINDOW_SECONDS")
     open_until = int(record.received_at.timestamp()) + window
     current = tips.find_open_tip(record.sender_pseudonym, record.channel, record.received_at)
+    wanted_id = wanted.quoted_notice(message.text)
     if current is not None:
         tips.append_to_tip(current, record, max(open_until, current.open_until))  # a late message never shrinks it
+        if wanted_id:
+            tips.link_wanted_if_unset(current.tip_id, wanted_id)
         if (area_id := _area_of(record)) and tips.assign_area_if_unset(current.tip_id, area_id, record.channel):
             # The tip has an area only now: that area's officers hear about it now.
             queues.enqueue(REPLIES_QUEUE, [{"kind": "new_tip_notice", "tip_id": current.tip_id}])
@@ -109,6 +112,7 @@ def _open_or_join(message: InboundMessage, record: MessageRecord) -> str:
         open_until=open_until,
         area_id=_area_of(record),
         public_post=message.reply_address.public,
+        wanted_id=wanted_id,
     )
     tips.open_tip(tip, record)
     sender_count = _count_sender_message(record)

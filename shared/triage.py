@@ -53,7 +53,7 @@ REPLIES_QUEUE = "REPLIES_QUEUE_URL"
 PLATFORM_REPLY_WINDOW = timedelta(hours=24)
 _WINDOWED_CHANNELS = (Channel.WHATSAPP, Channel.MESSENGER)
 _ASSIGNEE = re.compile(r"[A-Za-z0-9._@+\-]{1,128}")
-_PATCH_FIELDS = frozenset({"status", "area_id", "assignee"})
+_PATCH_FIELDS = frozenset({"status", "area_id", "assignee", "wanted_id"})
 _UPDATE_ATTEMPTS = 3
 
 
@@ -70,7 +70,7 @@ def list_tips(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]
 def _list_query(principal: Principal, params: Mapping[str, str]) -> TipListQuery:
     """The filters of a list request, checked all at once so that the error names every problem."""
     problems: list[str] = []
-    unknown = set(params) - {"status", "area_id", "channel", "since", "until", "limit", "cursor"}
+    unknown = set(params) - {"status", "area_id", "channel", "wanted_id", "since", "until", "limit", "cursor"}
     if unknown:
         problems.append(f"unknown parameters: {', '.join(sorted(unknown))}")
     status = _enum_param(TipStatus, params.get("status"), "status", problems)
@@ -78,6 +78,9 @@ def _list_query(principal: Principal, params: Mapping[str, str]) -> TipListQuery
     requested_area = params.get("area_id")
     if requested_area is not None and requested_area != NO_AREA and areas.find_area(requested_area) is None:
         problems.append(f"area_id {requested_area!r} is not a police area (see GET /areas, or 'none')")
+    wanted_id = params.get("wanted_id")
+    if wanted_id is not None and not _looks_like_id(wanted_id):
+        problems.append("wanted_id must be a wanted notice's id")
     since, until = _time_param(params, "since", problems), _time_param(params, "until", problems)
     if since and until and since > until:
         problems.append("since must not be after until")
@@ -94,7 +97,14 @@ def _list_query(principal: Principal, params: Mapping[str, str]) -> TipListQuery
         # by-channel indexes have no area key: an officer's list is always limited to an area.
         raise InvalidRequestError(f"channel cannot be combined with an area; {casework.describe_indexed_filters()}")
     return TipListQuery(
-        status=status, area_id=area_id, channel=channel, since=since, until=until, limit=limit, after=after
+        status=status,
+        area_id=area_id,
+        channel=channel,
+        wanted_id=wanted_id,
+        since=since,
+        until=until,
+        limit=limit,
+        after=after,
     )
 
 
@@ -232,7 +242,7 @@ def _announce_to_new_area(tip_id: str) -> None:
 
 def _tip_change(body: Any) -> TipChange:
     if not isinstance(body, dict) or not body:
-        raise InvalidRequestError("send a JSON object with one or more of: status, area_id, assignee")
+        raise InvalidRequestError("send a JSON object with one or more of: status, area_id, assignee, wanted_id")
     problems = [f"unknown field {name!r}" for name in sorted(set(body) - _PATCH_FIELDS)]
     status = None
     if "status" in body:
@@ -245,9 +255,27 @@ def _tip_change(body: Any) -> TipChange:
     assignee = body.get("assignee")
     if assignee is not None and (not isinstance(assignee, str) or not _ASSIGNEE.fullmatch(assignee)):
         problems.append("assignee must be an officer's user name (letters, digits, . _ @ + -) or null")
+    wanted_id = body.get("wanted_id")
+    if wanted_id is not None and not (
+        isinstance(wanted_id, str) and _looks_like_id(wanted_id) and _notice_exists(wanted_id)
+    ):
+        problems.append(f"wanted_id {wanted_id!r} is not a wanted notice")
     if problems:
         raise InvalidRequestError("; ".join(problems))
-    return TipChange(status=status, area_id=area_id, assignee=assignee, unassign="assignee" in body and not assignee)
+    return TipChange(
+        status=status,
+        area_id=area_id,
+        assignee=assignee,
+        unassign="assignee" in body and not assignee,
+        wanted_id=wanted_id,
+        unlink_wanted="wanted_id" in body and wanted_id is None,
+    )
+
+
+def _notice_exists(wanted_id: str) -> bool:
+    from shared.storage import wanted as notices_store
+
+    return notices_store.get(wanted_id) is not None
 
 
 def _changes(before: TipSummary, change: TipChange) -> dict[str, Any]:
@@ -258,6 +286,8 @@ def _changes(before: TipSummary, change: TipChange) -> dict[str, Any]:
         changes["area_id"] = [before.area_id, change.area_id]
     if change.assignee is not None or change.unassign:
         changes["assignee"] = [before.assignee, change.assignee]
+    if change.wanted_id is not None or change.unlink_wanted:
+        changes["wanted_id"] = [before.wanted_id, change.wanted_id]
     return changes
 
 
@@ -369,6 +399,7 @@ def _summary_view(tip: TipSummary) -> dict[str, Any]:
         "media_count": tip.media_count,
         "location": _location_view(tip),
         "assignee": tip.assignee,
+        "wanted_id": tip.wanted_id,
     }
 
 

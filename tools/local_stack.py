@@ -42,7 +42,7 @@ from shared.channels import meta, x
 from shared.channels.sms import INBOUND_TOPIC
 from tools.fake_graph import DEMO_MEDIA_ID, DEMO_PHOTO, FakeGraphServer, with_demo_media
 from tools.fake_x import FakeXServer
-from tools.resources import ACCOUNT_ID, LocalStack
+from tools.resources import ACCOUNT_ID, PUBLIC_MEDIA_URL_SETTING, LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -478,7 +478,11 @@ def start_all(
     running.callback(start_moto(ports.moto).stop)
     session = MotoSession(moto_url)
     stack = LocalStack(session)
-    stack_env = {**stack.create_all(), **stack.local_cognito_settings(moto_url)}
+    stack_env = {
+        **stack.create_all(),
+        **stack.local_cognito_settings(moto_url),
+        PUBLIC_MEDIA_URL_SETTING: stack.local_public_media_url(moto_url),  # what CloudFront serves in AWS
+    }
 
     settings = development_settings(shell)
     photo = DEMO_PHOTO.read_bytes()

@@ -1,9 +1,13 @@
 """Create Sampark's AWS resources in moto from infra/resources.json: one source of truth for local and AWS.
 
-Only the stateful resource types the app talks to are created (KMS, DynamoDB, S3, SQS, SNS, and the officers'
-Cognito user pool with its app client and groups); their properties come from the template, with the small subset of
-intrinsic functions it uses resolved against a local stack name. Lambda's asynchronous-invocation settings (retries,
-on-failure destination) are read for the local dispatcher.
+Only the stateful resource types the app talks to are created (KMS, DynamoDB, S3 with its event notifications to
+SQS, SQS, SNS, and the officers' Cognito user pool with its app client and groups); their properties come from the
+template, with the small subset of intrinsic functions it uses resolved against a local stack name. Lambda's
+asynchronous-invocation settings (retries, on-failure destination) are read for the local dispatcher.
+
+There is no CloudFront locally: what the template lets a distribution read from a bucket (its bucket policy's grant to
+cloudfront.amazonaws.com), anyone may read straight from S3 (moto), and PUBLIC_MEDIA_BASE_URL points there
+(local_public_media_url). Queue and bucket policies are not applied otherwise (moto ignores their conditions).
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 CLIENT_ID_SETTING = "COGNITO_CLIENT_ID"
 # Local sign-in is scripted (`make token`): a password sent by the script, not the browser's SRP exchange.
 LOCAL_AUTH_FLOW = "ALLOW_USER_PASSWORD_AUTH"
+# The bucket the app publishes wanted notices' photos to, and the base of their public URLs (CloudFront in AWS).
+PUBLIC_MEDIA_BUCKET_SETTING = "PUBLIC_MEDIA_BUCKET_NAME"
+PUBLIC_MEDIA_URL_SETTING = "PUBLIC_MEDIA_BASE_URL"
+CLOUDFRONT = {"Service": "cloudfront.amazonaws.com"}
+S3_TEST_EVENT = "s3:TestEvent"
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ class LocalStack:
             self._create_table(logical_id)
         for logical_id in self._ordered(("AWS::S3::Bucket",)):
             self._create_bucket(logical_id)
+        for logical_id in self._ordered(("AWS::S3::BucketPolicy",)):
+            self._open_what_cloudfront_reads(logical_id)
         for logical_id in self._ordered(("AWS::SNS::Topic",)):
             self._create_topic(logical_id)
         for logical_id in self._ordered(("AWS::Cognito::UserPool",)):
@@ -67,7 +78,11 @@ class LocalStack:
         return self.environment()
 
     def environment(self) -> dict[str, str]:
-        """The Globals environment of the template, resolved; values that need AWS-only resources are left out."""
+        """The Globals environment of the template, resolved; values that need AWS-only resources are left out.
+
+        Except PUBLIC_MEDIA_BASE_URL (a CloudFront domain in AWS): the public bucket's own S3 URL, which moto's
+        in-process mock serves; with a moto server, use local_public_media_url(its endpoint) instead (`make run` does).
+        """
         variables = self.template["Globals"]["Function"]["Environment"]["Variables"]
         environment = {}
         for name, value in variables.items():
@@ -75,7 +90,23 @@ class LocalStack:
                 environment[name] = str(self.resolve(value))
             except KeyError:
                 continue  # e.g. SECRETS_ID: locally, secrets come from the environment
+        if PUBLIC_MEDIA_URL_SETTING in variables:
+            environment[PUBLIC_MEDIA_URL_SETTING] = self.local_public_media_url()
         return environment
+
+    def local_public_media_url(self, moto_endpoint: str | None = None) -> str:
+        """PUBLIC_MEDIA_BASE_URL locally: a URL under which anyone can GET what the distribution serves in AWS.
+
+        With a moto server at ``moto_endpoint`` (e.g. http://127.0.0.1:5000), the bucket path-style on that server:
+        moto serves objects to unauthenticated GETs when the bucket policy allows them (_open_what_cloudfront_reads).
+        Without, the bucket's virtual-hosted S3 URL, for moto's in-process mock (it intercepts boto3 and requests,
+        not urllib). Either way, the URL of an object is this base + "/" + its key, as under the distribution.
+        """
+        variables = self.template["Globals"]["Function"]["Environment"]["Variables"]
+        bucket = self._ref(variables[PUBLIC_MEDIA_BUCKET_SETTING]["Ref"])
+        if moto_endpoint:
+            return f"{moto_endpoint.rstrip('/')}/{bucket}"
+        return f"https://{bucket}.s3.{self.region}.amazonaws.com"
 
     def local_cognito_settings(self, moto_endpoint: str) -> dict[str, str]:
         """COGNITO_* for the app when the stack lives in a moto server at ``moto_endpoint`` (e.g. http://127.0.0.1:5000).
@@ -205,7 +236,9 @@ class LocalStack:
         properties = self._properties(logical_id)
         name = properties.pop("QueueName")
         attributes = {
-            key: json.dumps(value) if isinstance(value, dict) else str(value) for key, value in properties.items()
+            # As the SQS API spells them: JSON for a redrive policy, "true" for SqsManagedSseEnabled.
+            key: json.dumps(value) if isinstance(value, dict | bool) else str(value)
+            for key, value in properties.items()
         }
         attributes.pop("KmsMasterKeyId", None)  # moto accepts it, but local queues need no key
         sqs = self.session.client("sqs")
@@ -244,10 +277,9 @@ class LocalStack:
                 ServerSideEncryptionConfiguration={
                     "Rules": [
                         {
-                            "ApplyServerSideEncryptionByDefault": {
-                                "SSEAlgorithm": rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
-                                "KMSMasterKeyID": rule["ServerSideEncryptionByDefault"].get("KMSMasterKeyID", ""),
-                            },
+                            "ApplyServerSideEncryptionByDefault": _encryption_by_default(
+                                rule["ServerSideEncryptionByDefault"]
+                            ),
                             "BucketKeyEnabled": rule.get("BucketKeyEnabled", False),
                         }
                         for rule in encryption["ServerSideEncryptionConfiguration"]
@@ -259,7 +291,61 @@ class LocalStack:
             s3.put_bucket_lifecycle_configuration(
                 Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(rule) for rule in lifecycle["Rules"]]}
             )
+        notifications = properties.get("NotificationConfiguration")
+        if notifications:
+            s3.put_bucket_notification_configuration(
+                Bucket=name, NotificationConfiguration=_notification_configuration(notifications)
+            )
+            self._discard_test_events({queue["Queue"] for queue in notifications["QueueConfigurations"]})
         self.physical[logical_id] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
+
+    def _discard_test_events(self, queue_arns: set[str]) -> None:
+        """Take the s3:TestEvent S3 sends each destination when notifications are configured (moto does too).
+
+        In AWS it reaches the queue when the stack creates the bucket, long before any upload; a local stack starts
+        with its queues empty, as the dispatcher and the tests expect.
+        """
+        sqs = self.session.client("sqs")
+        for arn in queue_arns:
+            url = next(physical["Ref"] for physical in self.physical.values() if physical.get("Arn") == arn)
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            for message in messages:
+                if json.loads(message["Body"]).get("Event") == S3_TEST_EVENT:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                else:  # not ours to take: visible again at once
+                    sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+
+    def _open_what_cloudfront_reads(self, logical_id: str) -> None:
+        """The local stand-in for a CloudFront distribution: what it may read from the bucket, anyone may read.
+
+        Only the grants to CloudFront become a bucket policy (Principal "*", same actions and objects). The rest of
+        the template's policy is left out: moto ignores conditions, so the TLS-only Deny would deny every request.
+        """
+        properties = self.resources[logical_id]["Properties"]
+        grants = [
+            statement
+            for statement in properties["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Allow" and statement.get("Principal") == CLOUDFRONT
+        ]
+        if not grants:
+            return
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": f"LocalStandInFor{statement.get('Sid', 'CloudFront')}",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": statement["Action"],
+                    "Resource": self.resolve(statement["Resource"]),  # not the condition: it names the distribution
+                }
+                for statement in grants
+            ],
+        }
+        bucket = self.resolve(properties["Bucket"])
+        self.session.client("s3").put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
     def _create_topic(self, logical_id: str) -> None:
         properties = self._properties(logical_id)
@@ -308,6 +394,29 @@ class LocalStack:
         properties = self._properties(logical_id)
         self.session.client("cognito-idp").create_group(**properties)
         self.physical[logical_id] = {"Ref": properties["GroupName"]}
+
+
+def _encryption_by_default(by_default: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's default encryption -> the S3 API's (a key id only with SSE-KMS)."""
+    api: dict[str, Any] = {"SSEAlgorithm": by_default["SSEAlgorithm"]}
+    if "KMSMasterKeyID" in by_default:
+        api["KMSMasterKeyID"] = by_default["KMSMasterKeyID"]
+    return api
+
+
+def _notification_configuration(notifications: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's bucket NotificationConfiguration -> the S3 API's; only SQS destinations are used."""
+    unsupported = set(notifications) - {"QueueConfigurations"}
+    if unsupported:
+        raise NotImplementedError(f"local S3 notifications support QueueConfigurations only, not {sorted(unsupported)}")
+    queues = []
+    for queue in notifications["QueueConfigurations"]:
+        api_queue: dict[str, Any] = {"QueueArn": queue["Queue"], "Events": [queue["Event"]]}
+        rules = queue.get("Filter", {}).get("S3Key", {}).get("Rules")
+        if rules:
+            api_queue["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
+        queues.append(api_queue)
+    return {"QueueConfigurations": queues}
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:

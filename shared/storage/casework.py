@@ -37,6 +37,8 @@ _INDEX_BY_FILTERS = {
     ("area_id", "status"): ("by_area_status", lambda q: f"{q.area_id}#{q.status}"),
     ("channel",): ("by_channel", lambda q: str(q.channel)),
     ("channel", "status"): ("by_channel_status", lambda q: f"{q.channel}#{q.status}"),
+    ("wanted_id",): ("by_wanted", lambda q: q.wanted_id),
+    ("area_id", "wanted_id"): ("by_wanted_area", lambda q: f"{q.wanted_id}#{q.area_id}"),
 }
 INDEXED_FILTERS: tuple[tuple[str, ...], ...] = tuple(_INDEX_BY_FILTERS)
 _HASH_ATTRIBUTE = {
@@ -46,6 +48,8 @@ _HASH_ATTRIBUTE = {
     "by_area_status": "area_status",
     "by_channel": "channel",
     "by_channel_status": "channel_status",
+    "by_wanted": "wanted_id",
+    "by_wanted_area": "wanted_area",
 }
 
 
@@ -56,7 +60,7 @@ def _tip_pk(tip_id: str) -> str:
 def list_tips(query: TipListQuery) -> TipPage:
     """One page, newest first, from the one index whose key matches the filters; reads ``limit`` + 1 items."""
     models.bind()
-    filters = tuple(name for name in ("area_id", "channel", "status") if getattr(query, name) is not None)
+    filters = tuple(name for name in ("area_id", "channel", "status", "wanted_id") if getattr(query, name) is not None)
     if filters not in _INDEX_BY_FILTERS:
         raise InvalidRequestError(f"filters {' + '.join(filters)} cannot be combined; {describe_indexed_filters()}")
     index_name, hash_value = _INDEX_BY_FILTERS[filters]
@@ -204,20 +208,25 @@ def update_tip(before: TipSummary, change: TipChange, at: datetime, audit: Audit
     models.bind()
     status = change.status or before.status
     area_id = change.area_id or before.area_id
+    wanted_id = None if change.unlink_wanted else (change.wanted_id or before.wanted_id)
     actions = [TipItem.updated_at.set(at), TipItem.status.set(str(status))]
     if area_id is not None:
         actions.append(TipItem.area_id.set(area_id))
     actions += [
         getattr(TipItem, name).set(value)
-        for name, value in models.tip_index_keys(area_id, str(status), str(before.channel)).items()
+        for name, value in models.tip_index_keys(area_id, str(status), str(before.channel), wanted_id).items()
     ]
+    if wanted_id is None:
+        actions += [TipItem.wanted_id.remove(), TipItem.wanted_area.remove()]
     if change.assignee is not None:
         actions.append(TipItem.assignee.set(change.assignee))
     elif change.unassign:
         actions.append(TipItem.assignee.remove())
     # The index keys are computed from what was read: the write only lands if status and area are still that.
-    unchanged = (TipItem.status == str(before.status)) & (
-        TipItem.area_id.does_not_exist() if before.area_id is None else TipItem.area_id == before.area_id
+    unchanged = (
+        (TipItem.status == str(before.status))
+        & (TipItem.area_id.does_not_exist() if before.area_id is None else TipItem.area_id == before.area_id)
+        & (TipItem.wanted_id.does_not_exist() if before.wanted_id is None else TipItem.wanted_id == before.wanted_id)
     )
     tip = TipItem(pk=_tip_pk(before.tip_id), sk="TIP")
     operations = [("tip", lambda tx: tx.update(tip, actions=actions, condition=TipItem.pk.exists() & unchanged)), audit]
@@ -396,6 +405,7 @@ def _summary(item: TipItem) -> TipSummary:
         location=location,
         assignee=item.assignee,
         received_key=item.received_key,
+        wanted_id=item.wanted_id,
     )
 
 

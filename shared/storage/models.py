@@ -55,6 +55,7 @@ LIST_FIELDS = (
     "media_count",
     "location",
     "assignee",
+    "wanted_id",
 )
 
 
@@ -107,6 +108,28 @@ class ChannelStatusIndex(GlobalSecondaryIndex["TipItem"]):
     received_key = UnicodeAttribute(range_key=True)
 
 
+class WantedIndex(GlobalSecondaryIndex["TipItem"]):
+    """Tips linked to one wanted notice (supervisors)."""
+
+    class Meta:
+        index_name = "by-wanted"
+        projection = _list_projection("wanted_id")
+
+    wanted_id = UnicodeAttribute(hash_key=True)
+    received_key = UnicodeAttribute(range_key=True)
+
+
+class WantedAreaIndex(GlobalSecondaryIndex["TipItem"]):
+    """Tips linked to one wanted notice in one area (officers)."""
+
+    class Meta:
+        index_name = "by-wanted-area"
+        projection = _list_projection("wanted_area")
+
+    wanted_area = UnicodeAttribute(hash_key=True)
+    received_key = UnicodeAttribute(range_key=True)
+
+
 class ReceivedIndex(GlobalSecondaryIndex["TipItem"]):
     """Every tip, newest first. One partition ("TIP"): a district writes a few tips a minute, far below the
     1,000 writes per second a DynamoDB partition takes."""
@@ -142,6 +165,8 @@ class TipItem(Model):
     channel_status = UnicodeAttribute(null=True)  # "<channel>#<status>", key of by-channel-status
     listed = UnicodeAttribute(null=True)  # always "TIP", key of by-received
     assignee = UnicodeAttribute(null=True)  # the officer (Cognito username) working the tip
+    wanted_id = UnicodeAttribute(null=True)  # the wanted notice the tip is about, key of by-wanted
+    wanted_area = UnicodeAttribute(null=True)  # "<wanted id>#<area id or none>", key of by-wanted-area
     updated_at = UTCDateTimeAttribute(null=True)
     received_at = UTCDateTimeAttribute()
     received_key = UnicodeAttribute()  # "<received_at ISO>#<tip id>", sort key of both indexes
@@ -167,6 +192,8 @@ class TipItem(Model):
     by_channel = ChannelIndex()
     by_channel_status = ChannelStatusIndex()
     by_received = ReceivedIndex()
+    by_wanted = WantedIndex()
+    by_wanted_area = WantedAreaIndex()
 
 
 class MediaItem(Model):
@@ -262,6 +289,76 @@ class FollowUpItem(Model):
     failure = UnicodeAttribute(null=True)
 
 
+class LocalizedAttribute(MapAttribute[str, object]):
+    en = UnicodeAttribute()
+    hi = UnicodeAttribute()
+
+
+class WantedListingIndex(GlobalSecondaryIndex["WantedItem"]):
+    """The public gallery: active notices only (the key is removed when a notice is closed), newest first."""
+
+    class Meta:
+        index_name = "by-wanted-listing"
+        projection = AllProjection()
+
+    wanted_listing = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class WantedItem(Model):
+    """``WANTED#<id>`` / ``WANTED``: a wanted notice. Its state is ``wanted_status`` (``status`` would index it)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="WANTED")
+    wanted_id = UnicodeAttribute()
+    number = NumberAttribute()
+    name = UnicodeAttribute()
+    aliases = ListAttribute(of=UnicodeAttribute, default=list)
+    areas = ListAttribute(of=UnicodeAttribute, default=list)
+    crime = LocalizedAttribute()
+    description = LocalizedAttribute()
+    reward = LocalizedAttribute(null=True)
+    caution = LocalizedAttribute(null=True)
+    wanted_status = UnicodeAttribute()
+    wanted_listing = UnicodeAttribute(null=True)  # "ACTIVE" while listed publicly
+    created_key = UnicodeAttribute()  # "<created_at ISO>#<id>"
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute(null=True)
+    photo_status = UnicodeAttribute()
+    photo_problem = UnicodeAttribute(null=True)
+    photo_upload_key = UnicodeAttribute(null=True)  # the upload the notice waits for (older ones are ignored)
+    photo_key = UnicodeAttribute(null=True)  # public rendition, about 1080 px
+    thumbnail_key = UnicodeAttribute(null=True)
+
+    by_listing = WantedListingIndex()
+
+
+class WantedNumberItem(Model):
+    """``WANTEDNO#<number>`` / ``WANTEDNO``: reserves a notice number and finds the notice a citizen quotes."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="WANTEDNO")
+    wanted_id = UnicodeAttribute()
+
+
+class CounterItem(Model):
+    """``COUNTER#<name>`` / ``COUNTER``: the last number handed out."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="COUNTER")
+    value = NumberAttribute(default=0)
+
+
 class ActorIndex(GlobalSecondaryIndex["AuditItem"]):
     class Meta:
         index_name = "by-actor"
@@ -303,15 +400,18 @@ NO_AREA = "none"
 LISTED = "TIP"
 
 
-def tip_index_keys(area_id: str | None, status: str, channel: str) -> dict[str, str]:
-    """The values of a tip's index key attributes; every write that changes area or status sets all of them."""
+def tip_index_keys(area_id: str | None, status: str, channel: str, wanted_id: str | None = None) -> dict[str, str]:
+    """The values of a tip's index key attributes; every write that changes area, status or notice sets them all."""
     area = area_id or NO_AREA
-    return {
+    keys = {
         "area_status": f"{area}#{status}",
         "area_key": area,
         "channel_status": f"{channel}#{status}",
         "listed": LISTED,
     }
+    if wanted_id:
+        keys |= {"wanted_id": wanted_id, "wanted_area": f"{wanted_id}#{area}"}
+    return keys
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
@@ -323,6 +423,9 @@ ALL_MODELS: tuple[type[Model], ...] = (
     RateItem,
     NoteItem,
     FollowUpItem,
+    WantedItem,
+    WantedNumberItem,
+    CounterItem,
 )
 
 

@@ -81,7 +81,7 @@ def open_tip(tip: NewTip, message: MessageRecord) -> None:
         channel=str(message.channel),
         status=str(TipStatus.NEW),
         area_id=tip.area_id,
-        **models.tip_index_keys(tip.area_id, str(TipStatus.NEW), str(message.channel)),
+        **models.tip_index_keys(tip.area_id, str(TipStatus.NEW), str(message.channel), tip.wanted_id),
         received_at=message.received_at,
         received_key=f"{message.received_at.isoformat()}#{tip.tip_id}",
         sent_at=message.sent_at,
@@ -177,17 +177,42 @@ def assign_area_if_unset(tip_id: str, area_id: str, channel: Channel) -> bool:
 
     True if the area was set now."""
     models.bind()
-    keys = models.tip_index_keys(area_id, str(TipStatus.NEW), str(channel))
+    tip = get_tip_for_reply(tip_id)
+    wanted_id = tip.wanted_id if tip else None
+    keys = models.tip_index_keys(area_id, str(TipStatus.NEW), str(channel), wanted_id)
     try:
         TipItem(pk=_tip_pk(tip_id)).update(
             actions=[TipItem.area_id.set(area_id)]
             + [getattr(TipItem, name).set(value) for name, value in keys.items()],
-            condition=TipItem.pk.exists() & TipItem.area_id.does_not_exist() & (TipItem.status == str(TipStatus.NEW)),
+            condition=TipItem.pk.exists()
+            & TipItem.area_id.does_not_exist()
+            & (TipItem.status == str(TipStatus.NEW))
+            & (TipItem.wanted_id.does_not_exist() if wanted_id is None else TipItem.wanted_id == wanted_id),
         )
     except UpdateError as error:
         if not _is_condition_failure(error):
             raise StorageUnavailableError("could not assign the area") from error
         return False
+    return True
+
+
+def link_wanted_if_unset(tip_id: str, wanted_id: str) -> bool:
+    """Link a tip to the wanted notice a later message quotes, unless it is linked already (an officer decides)."""
+    models.bind()
+    tip = get_tip_for_reply(tip_id)
+    if tip is None or tip.wanted_id is not None:
+        return False
+    keys = models.tip_index_keys(tip.area_id, tip.status, str(tip.channel), wanted_id)
+    same_area = TipItem.area_id.does_not_exist() if tip.area_id is None else TipItem.area_id == tip.area_id
+    try:
+        TipItem(pk=_tip_pk(tip_id)).update(
+            actions=[getattr(TipItem, name).set(value) for name, value in keys.items()],
+            condition=TipItem.wanted_id.does_not_exist() & same_area & (TipItem.status == tip.status),
+        )
+    except UpdateError as error:
+        if _is_condition_failure(error):
+            return False
+        raise StorageUnavailableError("could not link the notice") from error
     return True
 
 
@@ -214,6 +239,7 @@ def get_tip_for_reply(tip_id: str) -> TipForReply | None:
         sender_pseudonym=item.sender_pseudonym,
         status=item.status,
         area_id=item.area_id,
+        wanted_id=item.wanted_id,
     )
 
 

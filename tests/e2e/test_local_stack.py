@@ -205,11 +205,11 @@ class LocalAws:
         self.s3 = session.client("s3", endpoint_url=endpoint)
         self.sqs = session.client("sqs", endpoint_url=endpoint)
         self.sns = session.client("sns", endpoint_url=endpoint)
-        # A fresh moto holds exactly what infra/resources.json defines: the tips and audit tables, one bucket.
+        # A fresh moto holds exactly what infra/resources.json defines: tips and audit tables, two buckets.
         tables = self.dynamodb.list_tables()["TableNames"]
         assert sorted(name.rsplit("-", 1)[1] for name in tables) == ["audit", "tips"]
         (self.table,) = [name for name in tables if name.endswith("-tips")]
-        (self.bucket,) = [bucket["Name"] for bucket in self.s3.list_buckets()["Buckets"]]
+        (self.bucket,) = [b["Name"] for b in self.s3.list_buckets()["Buckets"] if "-public-media-" not in b["Name"]]
         (self.topic,) = [
             topic["TopicArn"] for topic in self.sns.list_topics()["Topics"] if topic["TopicArn"].endswith(INBOUND_TOPIC)
         ]

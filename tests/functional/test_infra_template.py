@@ -32,6 +32,8 @@ REQUIRED_SETTINGS = {
     "REPLIES_QUEUE_URL",
     "REPLY_KEY_ID",
     "SECRETS_ID",
+    "PUBLIC_MEDIA_BUCKET_NAME",
+    "PUBLIC_MEDIA_BASE_URL",
 }
 SQS_SOURCES = [source for source in app.event_sources if isinstance(source, SQSEventConfig)]
 SNS_SOURCES = [source for source in app.event_sources if isinstance(source, SNSEventConfig)]
@@ -204,9 +206,9 @@ def test_table_keys_are_the_models_keys(setting: str) -> None:
 
 @pytest.mark.parametrize("setting", TABLES)
 def test_table_indexes_are_the_models_indexes(setting: str) -> None:
-    main, _ = TABLES[setting]
+    _, models_in_table = TABLES[setting]
     declared = {}
-    for index in main._indexes.values():
+    for index in (index for model in models_in_table for index in model._indexes.values()):
         attributes = index.Meta.attributes.values()
         hash_key = next(a.attr_name for a in attributes if a.is_hash_key)
         range_key = next((a.attr_name for a in attributes if a.is_range_key), None)
@@ -229,16 +231,20 @@ def test_table_indexes_are_the_models_indexes(setting: str) -> None:
 
 
 def test_tip_lists_never_copy_the_informants_pseudonym_or_reply_handle() -> None:
-    for index in the_table()["GlobalSecondaryIndexes"]:
+    tip_indexes = {index.Meta.index_name for index in TipItem._indexes.values()}
+    for index in (i for i in the_table()["GlobalSecondaryIndexes"] if i["IndexName"] in tip_indexes):
         assert index["Projection"]["ProjectionType"] == "INCLUDE"
         assert not {"sender_pseudonym", "reply_handle"} & set(index["Projection"]["NonKeyAttributes"])
 
 
 @pytest.mark.parametrize("setting", TABLES)
 def test_table_attribute_definitions_are_the_models_key_attributes(setting: str) -> None:
-    main, _ = TABLES[setting]
-    schema = main._get_schema()
-    expected = {(d["AttributeName"], d["AttributeType"]) for d in schema["attribute_definitions"]}
+    _, models_in_table = TABLES[setting]
+    expected = {
+        (d["AttributeName"], d["AttributeType"])
+        for model in models_in_table
+        for d in model._get_schema()["attribute_definitions"]
+    }
     assert {(d["AttributeName"], d["AttributeType"]) for d in table_for(setting)["AttributeDefinitions"]} == expected
 
 
@@ -356,3 +362,280 @@ def test_no_secret_is_a_plain_environment_variable() -> None:
     plain += [p.get("Environment", {}).get("Variables", {}) for p in of_type("AWS::Serverless::Function").values()]
     leaked = {name for variables in plain for name in variables} & config.SECRET_NAMES
     assert leaked == set()
+
+
+# --- wanted-notice photo uploads: S3 event notifications to SQS --------------------------------------------------
+
+UPLOADS_PREFIX = "uploads/"
+(PHOTO_SOURCE,) = [source for source in SQS_SOURCES if source.name == "process_photo_uploads"]
+
+
+def photo_uploads_queue() -> tuple[str, dict[str, Any]]:
+    return queue_named(PHOTO_SOURCE.queue)
+
+
+def test_uploads_to_the_media_bucket_are_announced_on_the_pipelines_queue() -> None:
+    """Chalice cannot package S3-triggered functions: S3 notifies a queue, the pipeline consumes the queue."""
+    queue_id, _ = photo_uploads_queue()
+    (notification,) = bucket()["NotificationConfiguration"]["QueueConfigurations"]
+    assert set(bucket()["NotificationConfiguration"]) == {"QueueConfigurations"}
+    assert notification["Queue"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert notification["Event"] == "s3:ObjectCreated:*"  # Put, Post (the presigned form), Copy, multipart
+    assert notification["Filter"] == {"S3Key": {"Rules": [{"Name": "prefix", "Value": UPLOADS_PREFIX}]}}
+
+
+def test_photo_uploads_queue_is_redriven_to_its_own_dead_letter_queue_and_encrypted_by_sqs() -> None:
+    """SQS-managed SSE, not the data key: S3 can send to a queue under a customer key only if the key policy lets
+    s3.amazonaws.com use it. The messages hold bucket and key names, never photo bytes."""
+    _, queue = photo_uploads_queue()
+    assert queue["QueueName"] == "sampark-photo-uploads"
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
+    dead_letter = RESOURCES[referenced(queue["RedrivePolicy"]["deadLetterTargetArn"])]["Properties"]
+    assert dead_letter["QueueName"] == "sampark-photo-uploads-dlq"
+    for properties in (queue, dead_letter):
+        assert properties["SqsManagedSseEnabled"] is True
+        assert "KmsMasterKeyId" not in properties
+    assert queue["VisibilityTimeout"] >= 6 * lambda_timeout(PHOTO_SOURCE.name) == 360
+
+
+def test_only_s3_for_this_accounts_media_bucket_may_send_to_the_photo_uploads_queue() -> None:
+    queue_id, _ = photo_uploads_queue()
+    policies = [p for p in of_type("AWS::SQS::QueuePolicy").values() if {"Ref": queue_id} in p["Queues"]]
+    statements = [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+    assert len(statements) == 1
+    (statement,) = statements
+    assert statement["Effect"] == "Allow" and statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert _as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert _as_list(statement["Resource"]) == [{"Fn::GetAtt": [queue_id, "Arn"]}]
+    # No confused deputy: only S3 acting for this account's media bucket. The bucket's ARN is built from its name,
+    # not read from the bucket: the bucket depends on this policy (S3 checks the destination when it is configured).
+    conditions = statement["Condition"]
+    assert conditions["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    bucket_name = bucket()["BucketName"]["Fn::Sub"]
+    assert conditions["ArnEquals"] == {"aws:SourceArn": {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{bucket_name}"}}
+
+
+def test_media_bucket_is_created_after_the_queue_policy_that_lets_s3_notify() -> None:
+    (policy_id,) = [
+        lid for lid, p in of_type("AWS::SQS::QueuePolicy").items() if {"Ref": photo_uploads_queue()[0]} in p["Queues"]
+    ]
+    assert policy_id in RESOURCES[BUCKET_ID]["DependsOn"]
+    assert BUCKET_ID not in _references(RESOURCES[policy_id])  # else: a circular dependency
+
+
+def test_dead_uploads_expire_after_a_day() -> None:
+    """A processed upload is replaced by its renditions; one never processed (or rejected) goes within a day."""
+    rules = [
+        rule
+        for rule in bucket()["LifecycleConfiguration"]["Rules"]
+        if rule["Status"] == "Enabled"
+        and (rule.get("Prefix") or rule.get("Filter", {}).get("Prefix")) == UPLOADS_PREFIX
+    ]
+    assert len(rules) == 1
+    assert rules[0]["ExpirationInDays"] == 1
+    assert rules[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}  # the bucket is versioned
+
+
+@pytest.mark.parametrize("source", SQS_SOURCES, ids=lambda source: source.name)
+def test_queue_function_runs_app_py_and_reports_partial_failures_from_its_queue(source: SQSEventConfig) -> None:
+    """What Chalice cannot say itself, merged over its function: app.py's handler (aws/chalice#1566), the queue
+    resource (so the mapping waits for it), ReportBatchItemFailures. The event name is Chalice's."""
+    logical_id = to_cfn_resource_name(source.name)
+    function = RESOURCES[logical_id]
+    assert function["Type"] == "AWS::Serverless::Function"
+    assert function["Properties"]["Handler"] == f"app.{source.name}"
+    event = function["Properties"]["Events"][f"{logical_id}SqsEventSource"]["Properties"]
+    assert event["Queue"] == {"Fn::Sub": f"${{{queue_named(source.queue)[0]}.Arn}}"}
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_photo_pipeline_function_is_process_photo_uploads() -> None:
+    assert to_cfn_resource_name(PHOTO_SOURCE.name) == "ProcessPhotoUploads"
+    assert PHOTO_SOURCE.batch_size == 1
+
+
+# --- public media: the published photos of wanted notices, served by CloudFront -------------------------------
+
+PUBLIC_BUCKET_ID = referenced(GLOBAL_ENV["PUBLIC_MEDIA_BUCKET_NAME"])
+PUBLISHED_PREFIX = "wanted/"
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS's managed cache policy
+
+
+def public_bucket() -> dict[str, Any]:
+    return of_type("AWS::S3::Bucket")[PUBLIC_BUCKET_ID]
+
+
+def distribution_id() -> str:
+    (match,) = re.fullmatch(r"https://\$\{(\w+)\.DomainName\}", GLOBAL_ENV["PUBLIC_MEDIA_BASE_URL"]["Fn::Sub"]).groups()
+    return match
+
+
+def distribution() -> dict[str, Any]:
+    return of_type("AWS::CloudFront::Distribution")[distribution_id()]["DistributionConfig"]
+
+
+def public_bucket_statements() -> list[dict[str, Any]]:
+    policies = [p for p in of_type("AWS::S3::BucketPolicy").values() if referenced(p["Bucket"]) == PUBLIC_BUCKET_ID]
+    return [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+
+
+def test_public_media_bucket_is_not_public_itself() -> None:
+    """Only CloudFront reads it, through its origin access control; nothing public, no ACLs, no old versions."""
+    assert PUBLIC_BUCKET_ID != BUCKET_ID
+    assert public_bucket()["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert public_bucket()["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    # A captured notice's photos are deleted: with versioning, the "deleted" photo would stay in the bucket.
+    assert "VersioningConfiguration" not in public_bucket()
+
+
+def test_public_media_bucket_encrypts_with_s3_managed_keys() -> None:
+    """SSE-S3: CloudFront's OAC could read SSE-KMS objects only if the data key's policy let it."""
+    (rule,) = public_bucket()["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+
+
+def test_public_media_bucket_policy_denies_insecure_transport() -> None:
+    denials = [
+        s
+        for s in public_bucket_statements()
+        if s["Effect"] == "Deny"
+        and s["Principal"] in ("*", {"AWS": "*"})
+        and "s3:*" in _as_list(s["Action"])
+        and str(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")).lower() == "false"
+    ]
+    assert len(denials) == 1
+    assert _as_list(denials[0]["Resource"]) == [
+        {"Fn::GetAtt": [PUBLIC_BUCKET_ID, "Arn"]},
+        {"Fn::Sub": f"${{{PUBLIC_BUCKET_ID}.Arn}}/*"},
+    ]
+
+
+def test_only_the_distribution_may_read_and_only_published_photos() -> None:
+    allowed = [s for s in public_bucket_statements() if s["Effect"] == "Allow"]
+    assert len(allowed) == 1
+    (statement,) = allowed
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert _as_list(statement["Action"]) == ["s3:GetObject"]
+    assert _as_list(statement["Resource"]) == [{"Fn::Sub": f"${{{PUBLIC_BUCKET_ID}.Arn}}/{PUBLISHED_PREFIX}*"}]
+    the_distribution = f"arn:${{AWS::Partition}}:cloudfront::${{AWS::AccountId}}:distribution/${{{distribution_id()}}}"
+    assert statement["Condition"] == {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": the_distribution}}}
+
+
+def test_distribution_reads_the_public_bucket_through_a_signing_origin_access_control() -> None:
+    (origin,) = distribution()["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": [PUBLIC_BUCKET_ID, "RegionalDomainName"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # OAC, not the legacy identity
+    assert "OriginPath" not in origin  # a photo's URL is the base URL + "/" + its key
+    oac_id = referenced(origin["OriginAccessControlId"])
+    oac = of_type("AWS::CloudFront::OriginAccessControl")[oac_id]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"], oac["SigningProtocol"]) == (
+        "s3",
+        "always",
+        "sigv4",
+    )
+
+
+def test_distribution_serves_https_cached_to_india() -> None:
+    settings = distribution()
+    assert settings["Enabled"] is True
+    assert settings["PriceClass"] == "PriceClass_200"  # the cheapest class with edge locations in India
+    assert settings["HttpVersion"] == "http2and3"
+    assert settings.get("DefaultRootObject", "") == ""  # no listing, no index: only the keys the app publishes
+    behaviour = settings["DefaultCacheBehavior"]
+    assert behaviour["TargetOriginId"] == settings["Origins"][0]["Id"]
+    assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert behaviour["CachePolicyId"] == CACHING_OPTIMIZED
+    assert sorted(behaviour["AllowedMethods"]) == ["GET", "HEAD"]
+    assert "CacheBehaviors" not in settings
+
+
+def test_public_media_settings_and_output_name_the_bucket_and_the_distribution() -> None:
+    assert GLOBAL_ENV["PUBLIC_MEDIA_BUCKET_NAME"] == {"Ref": "PublicMediaBucket"}
+    assert GLOBAL_ENV["PUBLIC_MEDIA_BASE_URL"] == {"Fn::Sub": "https://${PublicMediaDistribution.DomainName}"}
+    assert TEMPLATE["Outputs"]["PublicMediaBaseUrl"]["Value"] == GLOBAL_ENV["PUBLIC_MEDIA_BASE_URL"]
+
+
+def test_functions_may_read_and_delete_uploads_and_publish_only_under_wanted() -> None:
+    statements = RESOURCES["DataAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+
+    def actions_on(resource: dict[str, Any]) -> set[str]:
+        return {
+            action
+            for s in statements
+            if s["Effect"] == "Allow" and resource in _as_list(s["Resource"])
+            for action in _as_list(s["Action"])
+        }
+
+    uploads = {"Fn::Sub": f"${{{BUCKET_ID}.Arn}}/{UPLOADS_PREFIX}*"}
+    published = {"Fn::Sub": f"${{{PUBLIC_BUCKET_ID}.Arn}}/{PUBLISHED_PREFIX}*"}
+    assert actions_on(uploads) == {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}  # PutObject: presigned POSTs
+    assert actions_on(published) == {"s3:PutObject", "s3:DeleteObject"}
+    public_bucket_resources = [
+        r for s in statements for r in _as_list(s["Resource"]) if PUBLIC_BUCKET_ID in json.dumps(r)
+    ]
+    assert public_bucket_resources == [published]
+
+
+# --- dependencies ----------------------------------------------------------------------------------------------
+
+
+def _references(value: Any) -> set[str]:
+    """Logical ids a template value refers to: Ref, Fn::GetAtt, ${Id} and ${Id.Attr} in Fn::Sub (not AWS::…)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(item[0])
+            elif key == "Fn::Sub":
+                text = item if isinstance(item, str) else item[0]
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+                found |= _references(item[1] if isinstance(item, list) else None)
+            else:
+                found |= _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return {name for name in found if not name.startswith("AWS::")}
+
+
+def test_the_merge_template_has_no_circular_dependency() -> None:
+    """Engineering notes §2: Globals reach every function, so a resource that needs a function must not be needed
+    by the Globals. (cfn-lint checks the packaged template too: E3004.)"""
+    functions = {lid for lid, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+    globals_needs = _references(TEMPLATE["Globals"])
+    needs = {
+        lid: (
+            _references(r.get("Properties", {}))
+            | set(_as_list(r.get("DependsOn", [])))
+            | (globals_needs if lid in functions else set())
+        )
+        & set(RESOURCES)
+        for lid, r in RESOURCES.items()
+    }
+
+    def cycle_from(start: str) -> list[str] | None:
+        path, seen = [start], set()
+        stack = [(start, iter(sorted(needs[start])))]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                seen.add(node)
+            elif child == start:
+                return [*path, child]
+            elif child not in seen and child not in path:
+                path.append(child)
+                stack.append((child, iter(sorted(needs[child]))))
+        return None
+
+    cycles = [cycle for lid in sorted(RESOURCES) if (cycle := cycle_from(lid))]
+    assert cycles == []

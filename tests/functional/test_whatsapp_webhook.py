@@ -255,6 +255,7 @@ def test_inbox_write_failure_answers_503_and_queues_nothing(api, aws):
         pytest.param("system_message", [], [], id="system_message"),
         pytest.param("forwarded_text", [1], [], id="forwarded_text"),
         pytest.param("answer_to_followup", [1], [], id="answer_to_followup"),
+        pytest.param("quotes_wanted_notice", [1], [], id="quotes_wanted_notice"),
         pytest.param("non_messages_field", [], [], id="non_messages_field"),
         pytest.param("not_whatsapp_object", [], [], id="not_whatsapp_object"),
         # Sent in 2025: older than the replay horizon at the fixed test clock, so dropped.

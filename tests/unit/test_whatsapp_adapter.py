@@ -291,6 +291,19 @@ CASES = [
         [],
         id="answer_to_followup",
     ),
+    pytest.param(
+        "quotes_wanted_notice",
+        [
+            _message(
+                who.WAMID_QUOTES_NOTICE,
+                _utc(11, 40, 0),
+                **AMIT,
+                text="w0001 वाला आदमी आज झरिया बाज़ार में दिखा / the man of notice w0001 was at Jharia market today",
+            )
+        ],
+        [],
+        id="quotes_wanted_notice",
+    ),
     pytest.param("non_messages_field", [], ["field"], id="non_messages_field"),
     pytest.param("not_whatsapp_object", [], ["not_whatsapp"], id="not_whatsapp_object"),
 ]
