@@ -325,6 +325,7 @@ def test_make_run_serves_every_channel_and_stops_cleanly(stack: RunningStack, su
         ("x", check_x),
         ("sms", check_sms),
         ("officers", check_officers),
+        ("wanted", check_wanted),
     ):
         with subtests.test(channel):
             check(stack, aws)
@@ -533,6 +534,58 @@ def check_officers(stack: RunningStack, aws: LocalAws) -> None:
         entry["action"] for entry in trail["entries"]
     }
     assert len(ANSWERS) == 8 and not [answer for answer in ANSWERS if SENDER.encode() in answer]
+
+
+# --- wanted notices: create -> upload through the presigned POST -> public with its photo -> captured -> gone -----
+
+
+def multipart(fields: dict[str, str], file_field: str, data: bytes, content_type: str) -> tuple[bytes, str]:
+    """A browser's multipart/form-data body (RFC 7578): the policy fields first, the file last, as S3 requires."""
+    boundary = "----sampark-e2e-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="photo.jpg"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n".encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def check_wanted(stack: RunningStack, aws: LocalAws) -> None:
+    supervisor = officer_token(stack, "--role", "supervisor")
+    notice = {
+        "name": "Raju Mahto",
+        "aliases": ["Kalia"],
+        "areas": ["jharia"],
+        "crime": {"en": "Armed robbery", "hi": "सशस्त्र लूट"},
+        "description": {"en": "About 30, scar on the left cheek", "hi": "लगभग 30 वर्ष, बाएँ गाल पर निशान"},
+    }
+    status, created = call(stack, "POST", "/wanted", supervisor, notice)
+    assert status == 201 and created["number"].startswith("W-")
+    status, public = call(stack, "GET", f"/wanted/{created['id']}", None)
+    assert (status, public["photo_url"]) == (200, None)
+
+    upload = created["upload"]
+    body, content_type = multipart({**upload["fields"], "Content-Type": "image/jpeg"}, "file", PHOTO, "image/jpeg")
+    request = urllib.request.Request(upload["url"], data=body, headers={"Content-Type": content_type}, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status in (200, 201, 204)
+    assert wait_for(lambda: call(stack, "GET", f"/wanted/{created['id']}", None)[1]["photo_url"], bool)
+
+    status, gallery = call(stack, "GET", "/wanted?area_id=jharia", None)
+    (shown,) = [n for n in gallery["notices"] if n["id"] == created["id"]]
+    status, photo = get(shown["photo_url"])  # anyone can fetch it: the public URL, no signature
+    assert status == 200 and photo.startswith(b"\xff\xd8\xff") and b"Exif" not in photo
+    assert get(shown["thumbnail_url"])[0] == 200
+
+    status, captured = call(stack, "PATCH", f"/wanted/{created['id']}", supervisor, {"status": "captured"})
+    assert (status, captured["status"]) == (200, "captured")
+    assert created["id"] not in [n["id"] for n in call(stack, "GET", "/wanted", None)[1]["notices"]]
+    assert get(shown["photo_url"])[0] in (403, 404)  # the public photo is gone
 
 
 def assert_stops_cleanly(stack: RunningStack) -> None:
