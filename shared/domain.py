@@ -313,7 +313,6 @@ class WantedStatus(enum.StrEnum):
 class PhotoStatus(enum.StrEnum):
     AWAITING_UPLOAD = "awaiting_upload"
     PUBLISHED = "published"
-    REJECTED = "rejected"
 
 
 @dataclass(frozen=True, kw_only=True)

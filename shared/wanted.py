@@ -26,12 +26,15 @@ UPLOAD_ISSUED = "wanted_upload_issued"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 UPLOAD_SECONDS = 600  # the presigned POST's lifetime: 10 minutes
 UPLOAD_PREFIX = "uploads/wanted/"
+PUBLIC_PREFIX = "wanted/"
 MAX_PUBLIC_LIST = 200
 _TEXT_LIMITS = {"name": 120, "alias": 120, "crime": 300, "description": 2000, "reward": 300, "caution": 300}
 _FIELDS = frozenset({"name", "aliases", "areas", "crime", "description", "reward", "caution"})
 _UPDATE_ATTEMPTS = 3
-# "W-0042", "w0042", "W 42": how citizens quote a notice (the number is what counts, not the zero padding).
-NUMBER_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])W[-\s]?(\d{1,6})(?!\d)", re.IGNORECASE)
+# "W-0042", "w0042", "W 0042": a notice quoted as it is displayed (at least four digits), a word of its own. Shorter
+# forms would match everyday text: "W-2 form", "w3.org", "size W 32".
+NUMBER_IN_TEXT = re.compile(r"(?<![\w.])W[- ]?(\d{4,6})(?![\w.]?\w)", re.IGNORECASE)
+_MAX_QUOTES_LOOKED_UP = 3
 
 
 def display_number(number: int) -> str:
@@ -119,9 +122,9 @@ def _changed(before: WantedNotice, edits: dict[str, Any], status: WantedStatus |
 
 def _unpublish(notice: WantedNotice) -> None:
     """Delete the public renditions; a failure answers 503 and the same PATCH again finishes the job."""
-    keys = [key for key in (notice.photo_key, notice.thumbnail_key) if key]
-    if keys:
-        public_media.delete(keys)
+    # Everything under the notice's prefix: also renditions a crashed replacement may have left behind.
+    public_media.delete_prefix(f"{PUBLIC_PREFIX}{notice.wanted_id}/")
+    if notice.photo_key or notice.thumbnail_key:
         store.forget_photo(notice.wanted_id)
 
 
@@ -263,12 +266,18 @@ def public_list(params: Mapping[str, str]) -> dict[str, Any]:
 
 
 def public_notice(wanted_id: str) -> dict[str, Any]:
-    return notice_view(_existing(wanted_id))
+    """An active notice in full; a closed one only says that it is closed (a withdrawn notice may have named the
+    wrong person: its details must not stay public)."""
+    notice = _existing(wanted_id)
+    if notice.status is not WantedStatus.ACTIVE:
+        return {"id": notice.wanted_id, "number": display_number(notice.number), "status": str(notice.status)}
+    return notice_view(notice)
 
 
 def notice_for(principal: Principal, wanted_id: str) -> dict[str, Any]:
-    """A supervisor's view: the public one plus the state of the photo upload."""
-    access.require_supervisor(principal)
+    """A supervisor's view: the full notice, whatever its status, and the state of the photo upload."""
+    if not access.sees_all_areas(principal):
+        return public_notice(wanted_id)
     return supervisor_view(_existing(wanted_id))
 
 
@@ -301,7 +310,7 @@ def quoted_notice(text: str | None) -> str | None:
     """The id of the active or closed notice whose number a message quotes (the first that exists), or None."""
     if not text:
         return None
-    for match in NUMBER_IN_TEXT.finditer(text):
+    for match in list(NUMBER_IN_TEXT.finditer(text))[:_MAX_QUOTES_LOOKED_UP]:
         notice = store.find_by_number(int(match.group(1)))
         if notice is not None:
             return notice.wanted_id

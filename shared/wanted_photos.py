@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote_plus
 
-from shared import clock, config, images
+from shared import clock, config, images, wanted
 from shared.aws import public_media, uploads
 from shared.domain import WantedStatus
 from shared.errors import MediaRejectedError
@@ -23,7 +23,6 @@ PHOTO_SIDE = 1080  # px, longer side: sharp on any phone, about 150 KB
 THUMBNAIL_SIDE = 320
 MIN_SIDE = 200  # smaller than this, a face cannot be recognised
 MAX_PIXELS = 40_000_000
-UPLOAD_PREFIX = "uploads/wanted/"
 
 
 def process_notification(body: dict[str, Any], receive_count: int = 1) -> list[str]:
@@ -40,8 +39,8 @@ def process_notification(body: dict[str, Any], receive_count: int = 1) -> list[s
 
 
 def process_upload(key: str, receive_count: int = 1) -> str:
-    parts = key.removeprefix(UPLOAD_PREFIX).split("/")
-    if not key.startswith(UPLOAD_PREFIX) or len(parts) != 2:
+    parts = key.removeprefix(wanted.UPLOAD_PREFIX).split("/")
+    if not key.startswith(wanted.UPLOAD_PREFIX) or len(parts) != 2:
         logger.warning("upload outside uploads/wanted/<id>/<upload> ignored")
         return "ignored"
     wanted_id, upload_id = parts
@@ -62,10 +61,11 @@ def _publish(wanted_id: str, key: str, upload_id: str) -> str:
         uploads.discard(key)
         return "not_expected"
     if previous.photo_key and upload_id in previous.photo_key:
+        _delete_older_renditions(wanted_id, upload_id)  # a crash may have come between publishing and tidying up
         uploads.discard(key)
         return "already_processed"
     try:
-        data = uploads.read(key, max_bytes=10 * 1024 * 1024)
+        data = uploads.read(key, max_bytes=wanted.MAX_UPLOAD_BYTES)
     except ValueError as error:
         return _reject(wanted_id, key, str(error))
     if data is None:
@@ -80,8 +80,8 @@ def _publish(wanted_id: str, key: str, upload_id: str) -> str:
         thumbnail = images.strip_metadata(photo.data, max_side=THUMBNAIL_SIDE)
     except MediaRejectedError as error:
         return _reject(wanted_id, key, error.reason)
-    photo_key = f"wanted/{wanted_id}/{upload_id}-{PHOTO_SIDE}.jpg"
-    thumbnail_key = f"wanted/{wanted_id}/{upload_id}-{THUMBNAIL_SIDE}.jpg"
+    photo_key = f"{wanted.PUBLIC_PREFIX}{wanted_id}/{upload_id}-{PHOTO_SIDE}.jpg"
+    thumbnail_key = f"{wanted.PUBLIC_PREFIX}{wanted_id}/{upload_id}-{THUMBNAIL_SIDE}.jpg"
     public_media.put_jpeg(photo_key, photo.data)
     public_media.put_jpeg(thumbnail_key, thumbnail.data)
     if not store.publish_photo(wanted_id, key, photo_key, thumbnail_key, clock.now()):
@@ -89,12 +89,15 @@ def _publish(wanted_id: str, key: str, upload_id: str) -> str:
         public_media.delete([photo_key, thumbnail_key])
         uploads.discard(key)
         return "superseded"
-    old = [k for k in (previous.photo_key, previous.thumbnail_key) if k]
-    if old:
-        public_media.delete(old)
+    _delete_older_renditions(wanted_id, upload_id)
     uploads.discard(key)
     count("WantedPhotosPublished")
     return "published"
+
+
+def _delete_older_renditions(wanted_id: str, upload_id: str) -> None:
+    prefix = f"{wanted.PUBLIC_PREFIX}{wanted_id}/"
+    public_media.delete_except(prefix, keep=f"{prefix}{upload_id}-")
 
 
 def _reject(wanted_id: str, key: str, reason: str) -> str:

@@ -21,6 +21,20 @@ def put_jpeg(key: str, data: bytes) -> None:
     )
 
 
+def delete_prefix(prefix: str) -> None:
+    """Delete every object under ``prefix`` (a notice's renditions: a handful)."""
+    delete_except(prefix, keep=None)
+
+
+def delete_except(prefix: str, keep: str | None) -> None:
+    """Delete every object under ``prefix`` whose key does not start with ``keep``."""
+    bucket = config.get("PUBLIC_MEDIA_BUCKET_NAME")
+    listing = client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
+    keys = [item["Key"] for item in listing.get("Contents", []) if not (keep and item["Key"].startswith(keep))]
+    if keys:
+        delete(keys)
+
+
 def delete(keys: list[str]) -> None:
     response = client("s3").delete_objects(
         Bucket=config.get("PUBLIC_MEDIA_BUCKET_NAME"), Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}

@@ -100,7 +100,11 @@ def expect_upload(wanted_id: str, upload_key: str, at: datetime) -> None:
     """From now on, only this upload may become the notice's photo."""
     models.bind()
     WantedItem(pk=_pk(wanted_id), sk="WANTED").update(
-        actions=[WantedItem.photo_upload_key.set(upload_key), WantedItem.updated_at.set(at)],
+        actions=[
+            WantedItem.photo_upload_key.set(upload_key),
+            WantedItem.photo_problem.remove(),
+            WantedItem.updated_at.set(at),
+        ],
         condition=WantedItem.pk.exists(),
     )
 
@@ -131,7 +135,9 @@ def publish_photo(wanted_id: str, upload_key: str, photo_key: str, thumbnail_key
 
 def reject_photo(wanted_id: str, upload_key: str, problem: str, at: datetime) -> bool:
     """Say why the upload was refused; a photo published before stays."""
-    return _photo_outcome(wanted_id, upload_key, [WantedItem.photo_problem.set(problem)], at)
+    # The upload is done with: a second notification of it (S3 delivers at least once) finds nothing to wait for.
+    actions = [WantedItem.photo_problem.set(problem), WantedItem.photo_upload_key.remove()]
+    return _photo_outcome(wanted_id, upload_key, actions, at)
 
 
 def _photo_outcome(wanted_id: str, upload_key: str, actions: list, at: datetime) -> bool:

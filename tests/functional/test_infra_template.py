@@ -578,7 +578,12 @@ def test_functions_may_read_and_delete_uploads_and_publish_only_under_wanted() -
     public_bucket_resources = [
         r for s in statements for r in _as_list(s["Resource"]) if PUBLIC_BUCKET_ID in json.dumps(r)
     ]
-    assert public_bucket_resources == [published]
+    bucket = {"Fn::GetAtt": [PUBLIC_BUCKET_ID, "Arn"]}
+    assert public_bucket_resources == [published, bucket]
+    # Listing (to delete every rendition of a closed notice) only under wanted/.
+    [listing] = [s for s in statements if bucket in _as_list(s["Resource"])]
+    assert _as_list(listing["Action"]) == ["s3:ListBucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{PUBLISHED_PREFIX}*"]}}
 
 
 # --- dependencies ----------------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ SUMMARY_FIELDS = {
     "media_count",
     "location",
     "assignee",
+    "wanted_id",
 }
 
 
