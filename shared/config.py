@@ -36,6 +36,8 @@ DEFAULTS: dict[str, str] = {
     "FOLLOWUP_ANSWER_WINDOW_SECONDS": str(24 * 3600),
     # Questions officers may send about one tip within 24 hours.
     "FOLLOWUP_LIMIT_PER_DAY": "3",
+    # An SMS longer than this many parts (each billed) is refused before it is sent (shared/sms.py).
+    "SMS_MAX_PARTS": "3",
 }
 
 # Credentials and keys: in AWS they live in the Secrets Manager secret, never in a plain environment variable.

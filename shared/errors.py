@@ -87,3 +87,8 @@ class AuditUnavailableError(SamparkError):
 
 class TipChangedError(SamparkError):
     """Others kept changing the tip while this change was applied: the officer should reload and retry."""
+
+
+class SmsRefusedError(SamparkError):
+    """This SMS may not be sent: no DLT template for the purpose, a value of the wrong type or length, too many
+    parts, or a number that is not an Indian mobile. Only registered template text with checked values goes out."""

@@ -76,6 +76,10 @@ DEVELOPMENT_SETTINGS: dict[str, str] = {
     "X_ACCESS_TOKEN_SECRET": "dev-x-access-token-secret",
     "X_ACCOUNT_ID": "100000000000003",
     "SENDER_PEPPER": "dev-sender-pepper",
+    # SMS to India (shared/sms.py): a made-up DLT header, principal entity id and templates (fake 19-digit ids).
+    "SMS_SENDER_ID": "DHNPOL",
+    "DLT_ENTITY_ID": "1001000000000000000",
+    "DLT_TEMPLATES_FILE": str(ROOT / "tools" / "demo-dlt-templates.json"),
 }
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}  # moto accepts any
 # Powertools warns on every request that adds no metric (the handshake, a duplicate): noise in a terminal.
@@ -533,7 +537,11 @@ def run(running: contextlib.ExitStack, shell: Mapping[str, str], ports: Ports) -
     return 1
 
 
+_stop_requested_at: list[float] = []  # when Ctrl-C or SIGTERM came: the stop's duration is printed
+
+
 def _interrupt(signum: int, frame: Any) -> None:
+    _stop_requested_at.append(time.monotonic())
     raise KeyboardInterrupt
 
 
@@ -563,7 +571,8 @@ def main() -> int:
     except StartupError as error:
         print(f"make run: {error}", file=sys.stderr, flush=True)
         return 1
-    print("Sampark stopped.", flush=True)
+    took = f" ({time.monotonic() - _stop_requested_at[0]:.1f} s after the signal)" if _stop_requested_at else ""
+    print(f"Sampark stopped{took}.", flush=True)
     return status
 
 
