@@ -37,6 +37,8 @@ DEFAULTS: dict[str, str] = {
     # Questions officers may send about one tip within 24 hours.
     "FOLLOWUP_LIMIT_PER_DAY": "3",
     # An SMS longer than this many parts (each billed) is refused before it is sent (shared/sms.py).
+    # The district's DLT-registered SMS templates (README, "SMS"); packaged with the code. Missing: no SMS is sent.
+    "DLT_TEMPLATES_FILE": "shared/data/dlt-templates.json",
     "SMS_MAX_PARTS": "3",
 }
 
@@ -56,7 +58,9 @@ SECRET_NAMES: frozenset[str] = frozenset(
 )
 
 # Identifiers of the platforms' accounts: not secret, but looked up in the secret too so that one place holds them.
-ACCOUNT_NAMES: frozenset[str] = frozenset({"WHATSAPP_PHONE_NUMBER_ID", "MESSENGER_PAGE_ID", "X_ACCOUNT_ID"})
+ACCOUNT_NAMES: frozenset[str] = frozenset(
+    {"WHATSAPP_PHONE_NUMBER_ID", "MESSENGER_PAGE_ID", "X_ACCOUNT_ID", "SMS_SENDER_ID", "DLT_ENTITY_ID"}
+)
 
 
 def get(name: str) -> str:

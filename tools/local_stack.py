@@ -542,6 +542,7 @@ _stop_requested_at: list[float] = []  # when Ctrl-C or SIGTERM came: the stop's 
 
 def _interrupt(signum: int, frame: Any) -> None:
     _stop_requested_at.append(time.monotonic())
+    print("Stopping: dispatcher, chalice local, fake APIs, moto …", flush=True)
     raise KeyboardInterrupt
 
 

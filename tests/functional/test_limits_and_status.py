@@ -91,15 +91,20 @@ def test_the_limit_lifts_when_the_window_passes(aws, fake_graph, dispatcher, mon
     assert sorted(tip["ack_status"]["S"] for tip in tips(aws)) == ["sent", "sent"]
 
 
-def test_counters_are_atomic_and_the_notice_is_claimed_once(aws):
-    # GIVEN many workers counting one sender's messages at once
-    from concurrent.futures import ThreadPoolExecutor
+def test_counters_are_atomic_and_the_notice_is_claimed_once(aws, monkeypatch):
+    # GIVEN a sender's messages counted one after another, every DynamoDB request recorded
+    from shared.storage.models import RateItem
 
     window = 1795867200
-    with ThreadPoolExecutor(8) as pool:
-        counts = list(pool.map(lambda _: senders.count_message("p1", Channel.WHATSAPP, window, 3600), range(40)))
-    # THEN every count is distinct, the total is exact, and only one caller may send the notice
-    assert sorted(counts) == list(range(1, 41))
+    senders.count_message("p0", Channel.WHATSAPP, window, 3600)  # binds the model and opens its connection
+    requests: list[str] = []
+    client = RateItem._get_connection().connection.client
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: requests.append(model.name))
+    counts = [senders.count_message("p1", Channel.WHATSAPP, window, 3600) for _ in range(40)]
+    # THEN each count is exact and is one UpdateItem (ADD, value returned): never a read then a write, so parallel
+    # workers in DynamoDB cannot lose a count (moto's in-process tables are not thread-safe, so no threads here)
+    assert counts == list(range(1, 41))
+    assert requests == ["UpdateItem"] * 40
     claims = [senders.claim_limit_notice("p1", Channel.WHATSAPP, window, 3600) for _ in range(5)]
     assert claims == [True, False, False, False, False]
 
