@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import uuid
 from collections.abc import Mapping
 
 from shared.errors import InvalidRequestError
@@ -12,6 +13,14 @@ from shared.errors import InvalidRequestError
 DEFAULT_PAGE = 25
 # A sort key of ours: "<ISO 8601 time>#<uuid>". Anything else in a cursor was not issued by this API.
 _SORT_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T[0-9:.+\-]+#[0-9a-f\-]{36}")
+
+
+def is_record_id(value: object) -> bool:
+    """Whether ``value`` is an id Sampark gives out (a canonical UUID): anything else cannot name a record."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def encode_cursor(sort_key: str | None) -> str | None:

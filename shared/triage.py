@@ -36,7 +36,7 @@ from shared.errors import (
     TipChangedError,
 )
 from shared.observability import logger
-from shared.paging import decode_cursor, encode_cursor, page_size
+from shared.paging import decode_cursor, encode_cursor, is_record_id, page_size
 from shared.storage import casework
 from shared.storage.models import NO_AREA
 from shared.tokens import Principal
@@ -79,7 +79,7 @@ def _list_query(principal: Principal, params: Mapping[str, str]) -> TipListQuery
     if requested_area is not None and requested_area != NO_AREA and areas.find_area(requested_area) is None:
         problems.append(f"area_id {requested_area!r} is not a police area (see GET /areas, or 'none')")
     wanted_id = params.get("wanted_id")
-    if wanted_id is not None and not _looks_like_id(wanted_id):
+    if wanted_id is not None and not is_record_id(wanted_id):
         problems.append("wanted_id must be a wanted notice's id")
     since, until = _time_param(params, "since", problems), _time_param(params, "until", problems)
     if since and until and since > until:
@@ -169,18 +169,11 @@ def original_media_link(principal: Principal, tip_id: str, media_key: str) -> di
 
 def _readable_tip(principal: Principal, tip_id: str) -> TipFile:
     access.require_officer(principal)
-    tip = casework.get_tip_file(tip_id) if _looks_like_id(tip_id) else None
+    tip = casework.get_tip_file(tip_id) if is_record_id(tip_id) else None
     if tip is None:
         raise NotFoundError("no such tip")
     access.require_area(principal, tip.summary.area_id)
     return tip
-
-
-def _looks_like_id(tip_id: str) -> bool:
-    try:
-        return str(uuid.UUID(tip_id)) == tip_id
-    except ValueError:
-        return False
 
 
 def _media_view(item: StoredMedia) -> dict[str, Any]:
@@ -257,7 +250,7 @@ def _tip_change(body: Any) -> TipChange:
         problems.append("assignee must be an officer's user name (letters, digits, . _ @ + -) or null")
     wanted_id = body.get("wanted_id")
     if wanted_id is not None and not (
-        isinstance(wanted_id, str) and _looks_like_id(wanted_id) and _notice_exists(wanted_id)
+        isinstance(wanted_id, str) and is_record_id(wanted_id) and _notice_exists(wanted_id)
     ):
         problems.append(f"wanted_id {wanted_id!r} is not a wanted notice")
     if problems:

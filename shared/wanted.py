@@ -16,6 +16,7 @@ from shared import access, areas, audit, clock, config
 from shared.aws import public_media, uploads
 from shared.domain import Localized, PhotoStatus, WantedDetails, WantedNotice, WantedStatus
 from shared.errors import InvalidRequestError, NotFoundError, TipChangedError
+from shared.paging import is_record_id
 from shared.storage import wanted as store
 from shared.tokens import Principal
 
@@ -143,17 +144,10 @@ def _changes(before: WantedNotice, after: WantedNotice) -> dict[str, Any]:
 
 
 def _existing(wanted_id: str) -> WantedNotice:
-    notice = store.get(wanted_id) if _looks_like_id(wanted_id) else None
+    notice = store.get(wanted_id) if is_record_id(wanted_id) else None
     if notice is None:
         raise NotFoundError("no such wanted notice")
     return notice
-
-
-def _looks_like_id(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
 
 
 def _upload_key(wanted_id: str) -> str:
