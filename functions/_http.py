@@ -78,7 +78,12 @@ def json_body(request: Any) -> Any:
 
 
 def private_json(body: Any, status: int = 200) -> Response:
-    return Response(body=json.dumps(body, ensure_ascii=False), status_code=status, headers=PRIVATE)
+    return json_response(body, status, cache="no-store")
+
+
+def json_response(body: Any, status: int = 200, *, cache: str) -> Response:
+    headers = {"Content-Type": "application/json", "Cache-Control": cache}
+    return Response(body=json.dumps(body, ensure_ascii=False), status_code=status, headers=headers)
 
 
 def maps_domain_errors(view: Callable[..., Any]) -> Callable[..., Any]:

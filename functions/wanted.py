@@ -2,7 +2,7 @@
 
 from chalice import Blueprint, CORSConfig, Response
 
-from functions._http import json_body, maps_domain_errors, private_json, signed_in
+from functions._http import json_body, json_response, maps_domain_errors, private_json, signed_in
 
 bp = Blueprint(__name__)
 
@@ -18,13 +18,7 @@ def _wanted():
 
 
 def _public_json(body: object) -> Response:
-    import json
-
-    return Response(
-        body=json.dumps(body, ensure_ascii=False),
-        status_code=200,
-        headers={"Content-Type": "application/json", "Cache-Control": "public, max-age=60"},
-    )
+    return json_response(body, cache="public, max-age=60")
 
 
 @bp.route("/wanted", methods=["GET"], cors=PUBLIC)

@@ -33,6 +33,11 @@ def record(principal: Principal, action: str, tip_ids: Iterable[str | None], **d
         audit_store.append(entries)
 
 
+def record_actions(principal: Principal, tip_id: str, actions: list[tuple[str, dict[str, object]]]) -> None:
+    """Append several entries about one tip in one write (e.g. a tip opened and the media links it showed)."""
+    audit_store.append([_entry(principal, action, tip_id, detail) for action, detail in actions])
+
+
 def pending(principal: Principal, action: str, tip_id: str, **detail: object):
     """The entry of a change as an operation of the change's own transaction: both are written, or neither."""
     return audit_store.operation(*_entry(principal, action, tip_id, detail))

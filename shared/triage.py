@@ -142,9 +142,10 @@ def open_tip(principal: Principal, tip_id: str) -> dict[str, Any]:
     tip = _readable_tip(principal, tip_id)
     media = [_media_view(item) for item in tip.media]
     issued = [view["key"] for view in media if view["url"]]
-    audit.record(principal, audit.VIEWED, [tip_id])
+    traces = [(audit.VIEWED, {})]
     if issued:
-        audit.record(principal, audit.MEDIA_URL_ISSUED, [tip_id], media_keys=issued, variant="officer_copy")
+        traces.append((audit.MEDIA_URL_ISSUED, {"media_keys": issued, "variant": "officer_copy"}))
+    audit.record_actions(principal, tip_id, traces)  # one transaction for the opening and its links
     return _file_view(tip, media)
 
 

@@ -27,7 +27,7 @@ from shared.domain import (
 from shared.errors import InvalidRequestError, StorageUnavailableError
 from shared.storage import models
 from shared.storage.models import FollowUpItem, MediaItem, NoteItem, OpenTipItem, TipItem
-from shared.storage.transactions import ConditionFailedError, commit
+from shared.storage.transactions import ConditionFailedError, commit, is_condition_failure
 
 # Which index serves which combination of filters; the README's "Tip lists" table says the same.
 _INDEX_BY_FILTERS = {
@@ -338,7 +338,7 @@ def claim_followup(tip_id: str, key: str, now: datetime, lease_seconds: int) -> 
             condition=FollowUpItem.pk.exists() & claimable,
         )
     except UpdateError as error:
-        if _condition_failed(error):
+        if is_condition_failure(error):
             return None
         raise StorageUnavailableError("could not claim the follow-up") from error
     return lease
@@ -359,7 +359,7 @@ def finish_followup(
     try:
         FollowUpItem(pk=_tip_pk(tip_id), sk=f"FOLLOWUP#{key}").update(actions=actions, condition=ours)
     except UpdateError as error:
-        if _condition_failed(error):
+        if is_condition_failure(error):
             return False
         raise StorageUnavailableError("could not record the follow-up's outcome") from error
     return True
@@ -375,10 +375,6 @@ def mark_followup_unqueued(tip_id: str, key: str) -> None:
         ],
         condition=FollowUpItem.followup_status == str(FollowUpStatus.QUEUED),
     )
-
-
-def _condition_failed(error: UpdateError) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 # --- items -> domain -------------------------------------------------------------------------------------------------

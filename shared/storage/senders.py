@@ -10,6 +10,7 @@ from shared.domain import Channel, SenderRate
 from shared.errors import StorageUnavailableError
 from shared.storage import models
 from shared.storage.models import RateItem
+from shared.storage.transactions import is_condition_failure
 
 
 def _key(pseudonym: str, channel: Channel, window_start: int) -> RateItem:
@@ -47,7 +48,7 @@ def claim_limit_notice(pseudonym: str, channel: Channel, window_start: int, wind
             condition=RateItem.notice_sent.does_not_exist(),
         )
     except UpdateError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if is_condition_failure(error):
             return False
         raise StorageUnavailableError("could not claim the limit notice") from error
     return True

@@ -28,7 +28,7 @@ from shared.storage.models import (
     ReferenceItem,
     TipItem,
 )
-from shared.storage.transactions import ConditionFailedError, commit
+from shared.storage.transactions import ConditionFailedError, commit, is_condition_failure
 
 
 def _tip_pk(tip_id: str) -> str:
@@ -190,7 +190,7 @@ def assign_area_if_unset(tip_id: str, area_id: str, channel: Channel) -> bool:
             & (TipItem.wanted_id.does_not_exist() if wanted_id is None else TipItem.wanted_id == wanted_id),
         )
     except UpdateError as error:
-        if not _is_condition_failure(error):
+        if not is_condition_failure(error):
             raise StorageUnavailableError("could not assign the area") from error
         return False
     return True
@@ -210,7 +210,7 @@ def link_wanted_if_unset(tip_id: str, wanted_id: str) -> bool:
             condition=TipItem.wanted_id.does_not_exist() & same_area & (TipItem.status == tip.status),
         )
     except UpdateError as error:
-        if _is_condition_failure(error):
+        if is_condition_failure(error):
             return False
         raise StorageUnavailableError("could not link the notice") from error
     return True
@@ -266,7 +266,7 @@ def record_query(message_key: str, channel: Channel, received_at: datetime) -> N
     try:
         item.save(condition=MessageItem.pk.does_not_exist())
     except PutError as error:
-        if _is_condition_failure(error):
+        if is_condition_failure(error):
             raise DuplicateMessageError("query already answered") from error
         raise StorageUnavailableError("could not record the query") from error
 
@@ -282,7 +282,7 @@ def set_ack_status(tip_id: str, status: AckStatus, at: datetime) -> None:
             actions=actions, condition=TipItem.pk.exists() & (TipItem.ack_status != str(AckStatus.SENT))
         )
     except UpdateError as error:
-        if _is_condition_failure(error):
+        if is_condition_failure(error):
             return
         raise StorageUnavailableError("could not record the acknowledgement") from error
 
@@ -303,7 +303,7 @@ def claim_ack(tip_id: str, now: datetime, lease_seconds: int) -> bool:
             condition=TipItem.pk.exists() & claimable,
         )
     except UpdateError as error:
-        if _is_condition_failure(error):
+        if is_condition_failure(error):
             return False
         raise StorageUnavailableError("could not claim the acknowledgement") from error
     return True
@@ -415,7 +415,3 @@ def _commit_message(operations: list) -> None:
         if error.operation == "message":
             raise DuplicateMessageError("message already recorded") from error
         raise OpenTipConflictError(f"conflict on {error.operation}") from error
-
-
-def _is_condition_failure(error: PutError | UpdateError) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"

@@ -20,6 +20,11 @@ def connection(region: str) -> Connection:
     return Connection(region=region)
 
 
+def is_condition_failure(error: Exception) -> bool:
+    """Whether a single PutItem/UpdateItem failed on its condition (as opposed to DynamoDB being unavailable)."""
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
 class ConditionFailedError(Exception):
     def __init__(self, operation: str) -> None:
         super().__init__(operation)

@@ -10,7 +10,7 @@ from shared.domain import Localized, PhotoStatus, WantedDetails, WantedNotice, W
 from shared.errors import StorageUnavailableError
 from shared.storage import models
 from shared.storage.models import CounterItem, LocalizedAttribute, WantedItem, WantedNumberItem
-from shared.storage.transactions import ConditionFailedError, commit
+from shared.storage.transactions import ConditionFailedError, commit, is_condition_failure
 
 ACTIVE_LISTING = "ACTIVE"
 _COUNTER = "COUNTER#wanted"
@@ -147,7 +147,7 @@ def _photo_outcome(wanted_id: str, upload_key: str, actions: list, at: datetime)
     try:
         WantedItem(pk=_pk(wanted_id), sk="WANTED").update(actions=actions, condition=current)
     except UpdateError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if is_condition_failure(error):
             return False
         raise StorageUnavailableError("could not record the photo") from error
     return True
