@@ -23,8 +23,12 @@ from shared.errors import (
     MalformedPayloadError,
     NotFoundError,
     SamparkError,
+    SmsRefusedError,
     StorageUnavailableError,
     TipChangedError,
+    TooManyRequestsError,
+    VerificationExpiredError,
+    VerificationFailedError,
 )
 from shared.observability import count, logger
 
@@ -39,6 +43,11 @@ _STATUS_BY_ERROR: list[tuple[type[SamparkError], int]] = [
     (NotFoundError, 404),
     (FollowUpNotAllowedError, 409),
     (TipChangedError, 409),
+    (VerificationFailedError, 400),
+    (VerificationExpiredError, 410),
+    (TooManyRequestsError, 429),
+    # A message that would break India's DLT rules is the deployment's fault (templates), never the caller's.
+    (SmsRefusedError, 500),
     (StorageUnavailableError, 503),  # Meta retries anything but 200: nothing is lost
     (AuditUnavailableError, 503),  # no trace, no access: the officer may retry
     (ConfigurationError, 500),

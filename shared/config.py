@@ -59,7 +59,14 @@ SECRET_NAMES: frozenset[str] = frozenset(
 
 # Identifiers of the platforms' accounts: not secret, but looked up in the secret too so that one place holds them.
 ACCOUNT_NAMES: frozenset[str] = frozenset(
-    {"WHATSAPP_PHONE_NUMBER_ID", "MESSENGER_PAGE_ID", "X_ACCOUNT_ID", "SMS_SENDER_ID", "DLT_ENTITY_ID"}
+    {
+        "WHATSAPP_PHONE_NUMBER_ID",
+        "MESSENGER_PAGE_ID",
+        "X_ACCOUNT_ID",
+        "SMS_SENDER_ID",
+        "DLT_ENTITY_ID",
+        "SMS_TWO_WAY_NUMBER",
+    }
 )
 
 

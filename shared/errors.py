@@ -92,3 +92,15 @@ class TipChangedError(SamparkError):
 class SmsRefusedError(SamparkError):
     """This SMS may not be sent: no DLT template for the purpose, a value of the wrong type or length, too many
     parts, or a number that is not an Indian mobile. Only registered template text with checked values goes out."""
+
+
+class TooManyRequestsError(SamparkError):
+    """The caller (an address, a phone number) asked too often: retry later."""
+
+
+class VerificationFailedError(SamparkError):
+    """A one-time code is wrong; the caller may try again while attempts remain."""
+
+
+class VerificationExpiredError(SamparkError):
+    """The one-time code expired or its attempts are used up: sign up again for a new code."""
