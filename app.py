@@ -4,7 +4,7 @@ import functools
 
 from chalice import Chalice, ConvertToMiddleware
 
-from functions import areas, audit, messenger, sms, tips, wanted, whatsapp, workers, x
+from functions import areas, audit, messenger, sms, subscriptions, tips, wanted, whatsapp, workers, x
 from shared.observability import logger, metrics
 
 app = Chalice(app_name="sampark", configure_logs=False)
@@ -19,6 +19,7 @@ app.register_blueprint(areas.bp)
 app.register_blueprint(tips.bp)
 app.register_blueprint(audit.bp)
 app.register_blueprint(wanted.bp)
+app.register_blueprint(subscriptions.bp)
 app.register_blueprint(workers.bp)
 
 # Lambda entry points of the queue-triggered functions. Chalice names blueprint handlers by module
@@ -29,3 +30,4 @@ fetch_media = workers.fetch_media
 send_replies = workers.send_replies
 process_photo_uploads = workers.process_photo_uploads
 receive_sms = sms.receive_sms
+sync_email_subscriptions = subscriptions.sync_email_subscriptions

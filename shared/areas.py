@@ -81,3 +81,29 @@ def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def find_area(area_id: str) -> Area | None:
     return next((area for area in all_areas() if area.id == area_id), None)
+
+
+# "Dhanbad thana", "धनबाद थाना", "Bank More police station": the words people add to a station's name.
+_STATION_WORDS = ("police station", "thana", "ps", "op", "थाना", "ओपी")
+
+
+def find_area_by_name(text: str) -> Area | None:
+    """The area a citizen names: its id, or its English or Hindi name (any case, spacing or hyphenation)."""
+    wanted = _name_key(text)
+    for word in map(_name_key, _STATION_WORDS):
+        if wanted.endswith(word) and wanted != word:
+            wanted = wanted.removesuffix(word)
+    return next(
+        (
+            area
+            for area in all_areas()
+            if wanted in (_name_key(area.id), _name_key(area.name_en), _name_key(area.name_hi))
+        ),
+        None,
+    )
+
+
+def _name_key(text: str) -> str:
+    return "".join(
+        character for character in text.casefold() if character.isalnum() or "\u0900" <= character <= "\u097f"
+    )

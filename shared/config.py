@@ -40,6 +40,14 @@ DEFAULTS: dict[str, str] = {
     # The district's DLT-registered SMS templates (README, "SMS"); packaged with the code. Missing: no SMS is sent.
     "DLT_TEMPLATES_FILE": "shared/data/dlt-templates.json",
     "SMS_MAX_PARTS": "3",
+    # Sign-ups from one network address per minute before 429 (a family or office behind one address: at least 10).
+    "SIGNUPS_PER_MINUTE": "20",
+    # One-time codes (or SNS confirmation mails) per number or address per hour: no one is flooded with codes.
+    "SIGNUP_CODES_PER_HOUR": "3",
+    "CODE_VALID_SECONDS": "600",
+    "CODE_MAX_ATTEMPTS": "5",
+    # The name alert emails come from (the email topics' DisplayName; SMS topics have none).
+    "ALERT_EMAIL_DISPLAY_NAME": "Dhanbad Police",
 }
 
 # Credentials and keys: in AWS they live in the Secrets Manager secret, never in a plain environment variable.
@@ -66,6 +74,7 @@ ACCOUNT_NAMES: frozenset[str] = frozenset(
         "SMS_SENDER_ID",
         "DLT_ENTITY_ID",
         "SMS_TWO_WAY_NUMBER",
+        "SUBSCRIBE_PAGE_URL",
     }
 )
 
@@ -82,6 +91,14 @@ def get(name: str) -> str:
     if name in DEFAULTS:
         return DEFAULTS[name]
     raise ConfigurationError(f"setting {name} is not configured")
+
+
+def get_optional(name: str) -> str | None:
+    """The value of setting ``name``, or None where it is set nowhere."""
+    try:
+        return get(name)
+    except ConfigurationError:
+        return None
 
 
 def get_int(name: str) -> int:

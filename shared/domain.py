@@ -56,6 +56,19 @@ class ReplyAddress:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OutgoingReply:
+    """One thing Sampark says to a citizen, in both forms a channel may need.
+
+    Chat channels send ``text``. SMS to India cannot carry free text, only a DLT-registered template: it sends the
+    template of ``purpose`` filled with ``values`` (variable name, value) instead (shared/sms.py).
+    """
+
+    purpose: str
+    text: str
+    values: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class InboundMessage:
     """One citizen message from any channel. ``sender_id`` and ``external_id`` never leave memory in clear."""
 
@@ -349,3 +362,57 @@ class WantedNotice:
     photo_key: str | None
     thumbnail_key: str | None
     created_key: str
+
+
+class SubscriptionStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for the one-time code (SMS) or SNS's confirmation link (email)
+    ACTIVE = "active"  # on its SNS topic: receives alerts
+    ENDED = "ended"  # left, moved to another area, or never confirmed
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subscription:
+    """A citizen's sign-up for the alerts of one police area, in one language, by SMS (``phone``) or ``email``."""
+
+    subscription_id: str
+    contact_kind: str
+    contact_hash: str
+    sealed_contact: bytes
+    area_id: str
+    language: str
+    source: str  # web, whatsapp, sms
+    status: SubscriptionStatus
+    token_hash: str
+    created_at: datetime
+    code_hash: str | None = None
+    code_expires_at: int | None = None
+    code_attempts: int = 0
+    sns_subscription_arn: str | None = None
+    replaces_id: str | None = None
+
+    @property
+    def channel(self) -> str:
+        """The alert channel: SMS for a phone number, email for an address."""
+        return "sms" if self.contact_kind == "phone" else "email"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentEvent:
+    """One line of the consent record: what happened to whose subscription, when and where."""
+
+    event: str  # signed_up, verified, moved, withdrawn, opted_out, lapsed
+    channel: str  # web, whatsapp, sms, email
+    contact_hash: str
+    contact_kind: str
+    at: datetime
+    subscription_id: str | None = None
+    area_id: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubscriberCount:
+    area_id: str
+    language: str
+    channel: str
+    active: int

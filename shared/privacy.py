@@ -51,3 +51,21 @@ def open_reply_address(handle: bytes) -> ReplyAddress:
         in_reply_to=document.get("in_reply_to"),
         public=bool(document.get("public", False)),
     )
+
+
+def contact_hash(kind: str, value: str) -> str:
+    """A subscriber's number (E.164) or address (lower case) as a keyed hash: for look-ups and the opt-out list."""
+    return _keyed_hash("contact", kind, value)
+
+
+def seal_contact(value: str) -> bytes:
+    return kms.seal(value.encode(), kms.SUBSCRIBER_CONTACT)
+
+
+def open_contact(sealed: bytes) -> str:
+    return kms.unseal(sealed, kms.SUBSCRIBER_CONTACT).decode()
+
+
+def code_digest(subscription_id: str, code: str) -> str:
+    """A one-time code as stored: keyed and bound to its sign-up, so a copy of the table reveals no code."""
+    return _keyed_hash("code", subscription_id, code)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared import areas, config, privacy, wanted
+from shared import areas, commands, config, phones, privacy, wanted
 from shared.aws import inbox, queues
 from shared.channels import parser_for
 from shared.domain import Channel, InboundMessage, MediaEntry, MediaRef, MessageRecord, NewTip
-from shared.errors import DuplicateMessageError, OpenTipConflictError
+from shared.errors import DuplicateMessageError, InvalidRequestError, OpenTipConflictError
 from shared.observability import count, logger
 from shared.references import ALPHABET, LENGTH, new_reference
 from shared.storage import senders, tips
@@ -77,6 +77,9 @@ def record_message(message: InboundMessage, received_at: datetime) -> str:
     reference = status_query_reference(message)
     if reference is not None:
         return _answer_status_query(message, record, reference)
+    command = chat_command(message)
+    if command is not None:
+        return _carry_out_command(message, record, command)
     for _ in range(_GROUPING_ATTEMPTS):
         try:
             return _open_or_join(message, record)
@@ -182,6 +185,66 @@ def _answer_status_query(message: InboundMessage, record: MessageRecord, referen
         tips.record_query(record.message_key, record.channel, record.received_at)
     count("StatusQueries")
     return "status_query"
+
+
+def chat_command(message: InboundMessage) -> commands.ChatCommand | None:
+    """STOP or SUBSCRIBE <area> as a whole private, text-only message (never a public post)."""
+    if message.media or message.location or message.reply_address.public:
+        return None
+    return commands.parse(message.text)
+
+
+def _carry_out_command(message: InboundMessage, record: MessageRecord, command: commands.ChatCommand) -> str:
+    """Leave or join the alerts from the number the message came from; the answer goes through the reply sender."""
+    if tips.find_message(record.message_key, record.channel) is not None:
+        count("Duplicates")
+        return "duplicate"
+    purpose, values = _alerts_command_outcome(message, command)
+    handle = privacy.seal_reply_address(message.reply_address)
+    queues.enqueue(
+        REPLIES_QUEUE,
+        [
+            {
+                "kind": "subscription_reply",
+                "channel": str(record.channel),
+                "purpose": purpose,
+                "values": values,
+                "reply_handle": base64.b64encode(handle).decode(),
+            }
+        ],
+    )
+    with contextlib.suppress(DuplicateMessageError):
+        tips.record_query(record.message_key, record.channel, record.received_at)
+    count("ChatCommands")
+    logger.info("chat command", extra={"channel": str(record.channel), "command": command.kind, "answer": purpose})
+    return f"command_{command.kind}"
+
+
+def _alerts_command_outcome(message: InboundMessage, command: commands.ChatCommand) -> tuple[str, dict[str, str]]:
+    """What was done, as the purpose of the reply (texts.py / the DLT template) and its values."""
+    from shared import subscriptions  # imported on first use: most deliveries hold no command
+
+    phone = _sender_phone(message)
+    if phone is None:  # Messenger, X, WhatsApp username users: alerts go to a number or address they give
+        return "subscribe_link", {}
+    channel = str(message.channel)
+    if command.kind == "stop":
+        subscriptions.opt_out_contact("phone", phone, via=channel)
+        return "unsubscribed", {}
+    area = subscriptions.subscribe_from_chat(phone, command.area_text, command.language, via=channel)
+    if area is None:
+        return "subscribe_help", {}
+    return "subscribed", {"area_hi": area.name_hi, "area_en": area.name_en}
+
+
+def _sender_phone(message: InboundMessage) -> str | None:
+    """The Indian mobile number the message came from (WhatsApp by number, SMS), else None."""
+    if message.reply_address.recipient_kind != "phone" or message.channel not in (Channel.WHATSAPP, Channel.SMS):
+        return None
+    try:
+        return phones.indian_mobile_e164("+" + message.reply_address.recipient.lstrip("+"))
+    except InvalidRequestError:
+        return None  # a foreign number: alerts are for Indian mobiles; the reply explains the other ways
 
 
 def _finish_duplicate(message: InboundMessage, record: MessageRecord) -> None:

@@ -6,7 +6,7 @@ import base64
 from typing import Any
 
 from shared import channels, clock, config, notices, privacy, texts
-from shared.domain import AckStatus, Channel, FollowUpStatus, ReplyAddress
+from shared.domain import AckStatus, Channel, FollowUpStatus, OutgoingReply, ReplyAddress
 from shared.errors import ReplyDeferredError, ReplyRejectedError, ReplyUnavailableError
 from shared.observability import count, logger
 from shared.storage import casework, senders, tips
@@ -25,6 +25,8 @@ def send_reply(job: dict[str, Any]) -> str:
         return send_followup(job["tip_id"], job["followup_id"])
     if kind == "new_tip_notice":
         return notices.publish_new_tip(job["tip_id"])
+    if kind == "subscription_reply":
+        return answer_subscription_command(job)
     return send_acknowledgement(job["tip_id"], job.get("sender_count"))
 
 
@@ -42,8 +44,8 @@ def send_acknowledgement(tip_id: str, sender_count: int | None = None) -> str:
     address = privacy.open_reply_address(tip.reply_handle)
     if _over_limit(tip.sender_pseudonym, tip.channel, sender_count):
         return _limit_instead_of_acknowledgement(tip_id, tip.sender_pseudonym, tip.channel, address)
-    text = texts.acknowledgement_for(tip.reference, public=address.public)
-    outcome = _send(tip.channel, address, text, tip_id)
+    reply = texts.acknowledgement_for(tip.reference, public=address.public)
+    outcome = _send(tip.channel, address, reply, tip_id)
     tips.set_ack_status(tip_id, _ACK_STATUS_BY_OUTCOME[outcome], clock.now())
     return outcome
 
@@ -56,6 +58,16 @@ def answer_status_query(job: dict[str, Any]) -> str:
         return "limited"
     outcome = _send(channel, address, texts.status_answer(job["reference"], job.get("status")), None)
     return outcome
+
+
+def answer_subscription_command(job: dict[str, Any]) -> str:
+    """Tell the citizen what their STOP or SUBSCRIBE did (recording.py did it)."""
+    channel = Channel(job["channel"])
+    address = privacy.open_reply_address(base64.b64decode(job["reply_handle"]))
+    values = dict(job.get("values") or {})
+    if job["purpose"] == "subscribe_link":
+        values["link"] = config.get_optional("SUBSCRIBE_PAGE_URL") or ""
+    return _send(channel, address, texts.subscription_reply(job["purpose"], values), None)
 
 
 def send_followup(tip_id: str, followup_id: str) -> str:
@@ -72,7 +84,7 @@ def send_followup(tip_id: str, followup_id: str) -> str:
         return "claimed_elsewhere"
     address = privacy.open_reply_address(tip.reply_handle)
     try:
-        channels.adapter(tip.channel).send_text(address, texts.followup(tip.reference, followup.text))
+        channels.adapter(tip.channel).send_reply(address, texts.followup(tip.reference, followup.text))
     except (ReplyRejectedError, ReplyDeferredError) as error:
         count("FollowUpFailures")
         logger.warning("follow-up refused", extra={"tip_id": tip_id, "reason": str(error)})
@@ -89,10 +101,10 @@ def send_followup(tip_id: str, followup_id: str) -> str:
 _ACK_STATUS_BY_OUTCOME = {"sent": AckStatus.SENT, "rejected": AckStatus.FAILED, "deferred": AckStatus.PENDING}
 
 
-def _send(channel: Channel, address: ReplyAddress, text: str, tip_id: str | None) -> str:
+def _send(channel: Channel, address: ReplyAddress, reply: OutgoingReply, tip_id: str | None) -> str:
     """ "sent", "rejected" (for good) or "deferred" (channel cannot send yet); ReplyUnavailableError is retried."""
     try:
-        channels.adapter(channel).send_text(address, text)
+        channels.adapter(channel).send_reply(address, reply)
     except ReplyDeferredError:
         count("RepliesDeferred")
         return "deferred"
@@ -126,6 +138,6 @@ def _limit_instead_of_acknowledgement(tip_id: str, pseudonym: str, channel: Chan
     notice_due = not address.public and senders.claim_limit_notice(
         pseudonym, channel, _window_start(), config.get_int("SENDER_LIMIT_WINDOW_SECONDS")
     )
-    sent = notice_due and _send(channel, address, texts.LIMIT_NOTICE, tip_id) == "sent"
+    sent = notice_due and _send(channel, address, texts.limit_notice(), tip_id) == "sent"
     tips.set_ack_status(tip_id, AckStatus.LIMITED, clock.now())
     return "limit_notice_sent" if sent else "limited"

@@ -313,6 +313,24 @@ def render(purpose: str, values: Mapping[str, str]) -> RenderedSms:
     return sms
 
 
+def variable_limit(purpose: str, name: str) -> int:
+    """The most characters the variable ``name`` of the ``purpose`` template takes (DLT caps each at 30)."""
+    return _variable(purpose, name).max
+
+
+def check_value(purpose: str, name: str, value: str) -> None:
+    """Refuse (SmsRefusedError) a value the variable would not carry, before it is kept to be sent later."""
+    _check(_variable(purpose, name), value, purpose)
+
+
+def _variable(purpose: str, name: str) -> Variable:
+    template = templates().get(purpose)
+    variable = next((v for v in template.variables if v.name == name), None) if template else None
+    if variable is None:
+        raise SmsRefusedError(f"no DLT template is registered for purpose {purpose!r} with a variable {name!r}")
+    return variable
+
+
 def _check(variable: Variable, value: Any, purpose: str) -> None:
     """Refuse a value its variable does not allow. The message names the variable, never the value."""
 
@@ -357,6 +375,8 @@ _INDIAN_MOBILE = re.compile(r"\+91[6-9][0-9]{9}")
 # https://docs.aws.amazon.com/sms-voice/latest/userguide/registrations-sms-senderid-india-support.html : an India
 # transactional sender id (DLT header) is 3–6 letters (SNS in general allows 3–11 letters, digits and hyphens).
 _SENDER_ID = re.compile(r"[A-Za-z]{3,6}")
+# E.164: "+" and 5–14 digits, like any origination number (https://docs.aws.amazon.com/sns/latest/dg/sms_publish-to-phone.html).
+_TWO_WAY_NUMBER = re.compile(r"\+[0-9]{5,14}")
 
 
 def _dlt_settings() -> tuple[str, str]:
@@ -371,6 +391,21 @@ def _dlt_settings() -> tuple[str, str]:
     return sender_id, entity_id
 
 
+# In India a long code receives SMS but "can't be used to send outgoing messages"
+# (https://docs.aws.amazon.com/sms-voice/latest/userguide/phone-numbers.html): citizens write to the two-way number,
+# and every SMS, answers included, goes out under the DLT header. An SMS that asks for an answer says "reply to the
+# number you wrote to" (the follow-up template).
+def two_way_number() -> str | None:
+    """The number citizens write to (SMS_TWO_WAY_NUMBER, E.164, inbound only), or None when none is configured."""
+    try:
+        number = config.get("SMS_TWO_WAY_NUMBER")
+    except ConfigurationError:
+        return None
+    if not _TWO_WAY_NUMBER.fullmatch(number):
+        raise ConfigurationError("setting SMS_TWO_WAY_NUMBER must be the two-way number in E.164: + and 5–14 digits")
+    return number
+
+
 # https://docs.aws.amazon.com/sns/latest/dg/sms_publish-to-phone.html : the per-message SMS attributes. The India
 # ones are AWS.MM.SMS.EntityId and AWS.MM.SMS.TemplateId (not "AWS.MN.SMS.IN.*": made-up AWS.* names are refused,
 # https://github.com/boto/boto3/issues/2947). The type is set on each message, not account-wide with
@@ -380,12 +415,13 @@ def message_attributes(template_id: str) -> dict[str, dict[str, str]]:
     sender_id, entity_id = _dlt_settings()
     if template_id not in {template.id for template in templates().values()}:
         raise SmsRefusedError("the template id is not one of the registered templates")
-    return {
-        "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
-        "AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": sender_id},
-        "AWS.MM.SMS.EntityId": {"DataType": "String", "StringValue": entity_id},
-        "AWS.MM.SMS.TemplateId": {"DataType": "String", "StringValue": template_id},
+    values = {
+        "AWS.SNS.SMS.SMSType": "Transactional",
+        "AWS.SNS.SMS.SenderID": sender_id,
+        "AWS.MM.SMS.EntityId": entity_id,
+        "AWS.MM.SMS.TemplateId": template_id,
     }
+    return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
 
 
 def send(phone_e164: str, purpose: str, values: Mapping[str, str]) -> str:
@@ -397,9 +433,8 @@ def send(phone_e164: str, purpose: str, values: Mapping[str, str]) -> str:
     if not isinstance(phone_e164, str) or not _INDIAN_MOBILE.fullmatch(phone_e164):
         raise SmsRefusedError("the recipient must be an Indian mobile number in E.164 form (+91 and 10 digits)")
     sms = render(purpose, values)
-    response = client("sns").publish(
-        PhoneNumber=phone_e164, Message=sms.text, MessageAttributes=message_attributes(sms.template_id)
-    )
+    attributes = message_attributes(sms.template_id)
+    response = client("sns").publish(PhoneNumber=phone_e164, Message=sms.text, MessageAttributes=attributes)
     count("SmsSent")
     count("SmsParts", sms.parts)
     # Never the number or the values: the template and the size say what was sent.

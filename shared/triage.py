@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import access, areas, audit, clock, config
+from shared import access, areas, audit, clock, config, sms, texts
 from shared.aws import media_store, queues
 from shared.domain import (
     Channel,
@@ -29,9 +29,11 @@ from shared.domain import (
     TipSummary,
 )
 from shared.errors import (
+    ConfigurationError,
     FollowUpNotAllowedError,
     InvalidRequestError,
     NotFoundError,
+    SmsRefusedError,
     StorageUnavailableError,
     TipChangedError,
 )
@@ -305,6 +307,8 @@ def ask_informant(principal: Principal, tip_id: str, body: Any) -> dict[str, Any
     tip = _readable_tip(principal, tip_id)
     now = clock.now()
     _check_reply_window(tip, now)
+    if tip.summary.channel is Channel.SMS:
+        _check_sms_question(text)
     followup = FollowUp(
         followup_id=str(uuid.uuid4()),
         author=principal.username,
@@ -352,9 +356,7 @@ def _check_reply_window(tip: TipFile, now: datetime) -> None:
         # An informant pestered by the police stops helping, and WhatsApp lowers the number's quality rating.
         raise FollowUpNotAllowedError(f"at most {limit} questions per tip in 24 hours; this tip has had {len(recent)}")
     if channel is Channel.SMS:
-        raise FollowUpNotAllowedError(
-            "SMS follow-ups need DLT-registered templates (India's TRAI rules); they are not available yet"
-        )
+        _check_sms_two_way()
     if tip.public_post:
         raise FollowUpNotAllowedError(
             "the informant wrote in a public post: a follow-up would be public and could expose them"
@@ -365,6 +367,31 @@ def _check_reply_window(tip: TipFile, now: datetime) -> None:
             f"{channel} allows messages only within 24 hours of the informant's last message "
             f"(closed {closes.isoformat()}); wait for them to write again"
         )
+
+
+def _check_sms_two_way() -> None:
+    """An SMS question is only worth sending from a number the informant can answer."""
+    try:
+        number = sms.two_way_number()
+    except ConfigurationError as error:
+        raise FollowUpNotAllowedError(f"SMS follow-ups need a valid two-way SMS number: {error}") from None
+    if number is None:
+        raise FollowUpNotAllowedError(
+            "SMS follow-ups need the district's two-way SMS number (setting SMS_TWO_WAY_NUMBER), "
+            "so that the informant can answer"
+        )
+
+
+def _check_sms_question(text: str) -> None:
+    """By SMS the question fills one variable of the registered follow-up template (India's DLT rules): refuse
+    here what could never be sent, rather than fail later."""
+    limit = sms.variable_limit(texts.FOLLOWUP_PURPOSE, texts.FOLLOWUP_QUESTION)
+    if len(text) > limit:
+        raise InvalidRequestError(f"an SMS question is at most {limit} characters (DLT variable limit)")
+    try:
+        sms.check_value(texts.FOLLOWUP_PURPOSE, texts.FOLLOWUP_QUESTION, text)
+    except SmsRefusedError:
+        raise InvalidRequestError("an SMS question must be one line, without emoji or control characters") from None
 
 
 def _text_field(body: Any, max_chars: int) -> str:

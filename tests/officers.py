@@ -135,6 +135,9 @@ class CheckedClient:
     def post(self, path: str, **kwargs: Any):
         return self.request("POST", path, **kwargs)
 
+    def delete(self, path: str, **kwargs: Any):
+        return self.request("DELETE", path, **kwargs)
+
 
 def json_of(response: Any) -> Any:
     return json.loads(response.body)

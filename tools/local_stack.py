@@ -38,8 +38,10 @@ import boto3
 
 from shared import notices
 from shared.areas import all_areas
+from shared.aws import alert_topics
 from shared.channels import meta, x
 from shared.channels.sms import INBOUND_TOPIC
+from tools import sms_outbox
 from tools.fake_graph import DEMO_MEDIA_ID, DEMO_PHOTO, FakeGraphServer, with_demo_media
 from tools.fake_x import FakeXServer
 from tools.resources import ACCOUNT_ID, PUBLIC_MEDIA_URL_SETTING, LocalStack
@@ -58,6 +60,8 @@ DEMO_CDN_NAME = "demo-photo.jpg"
 DEMO_X_MEDIA_ID = "1720000000000000002"
 DEMO_X_MEDIA_PATH = f"/1.1/ton/data/dm/1720000000000000003/{DEMO_X_MEDIA_ID}/demo-photo.jpg"
 X_CRC_TOKEN = "sampark-local-crc"
+# Every SMS the system sends locally (one JSON object a line), printed too: there is no phone here.
+SMS_OUTBOX = Path(os.environ.get("SMS_OUTBOX_FILE") or ROOT / "build" / "local-sms.jsonl")
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 5.0
 
@@ -80,6 +84,8 @@ DEVELOPMENT_SETTINGS: dict[str, str] = {
     "SMS_SENDER_ID": "DHNPOL",
     "DLT_ENTITY_ID": "1001000000000000000",
     "DLT_TEMPLATES_FILE": str(ROOT / "tools" / "demo-dlt-templates.json"),
+    # The made-up two-way number the banner's inbound SMS is written to: SMS replies come from it.
+    "SMS_TWO_WAY_NUMBER": "+919000000100",
 }
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}  # moto accepts any
 # Powertools warns on every request that adds no metric (the handshake, a duplicate): noise in a terminal.
@@ -368,6 +374,7 @@ def banner(ports: Ports, environment: Mapping[str, str], examples: Examples) -> 
         f"make tips MOTO_PORT={ports.moto}": "the tips, newest first; photos saved under build/local-media/",
         f"curl -s http://{HOST}:{ports.fake_graph}/_fake/replies": "our WhatsApp and Messenger replies",
         f"curl -s http://{HOST}:{ports.fake_x}/_fake/sent": "our DMs on X",
+        f"cat {_short(SMS_OUTBOX)}": "every SMS sent (one-time codes, acknowledgements), also printed here",
     }
     width = max(map(len, results))
     results_text = "\n".join(f"  {command.ljust(width)}   {what}" for command, what in results.items())
@@ -388,8 +395,13 @@ Messenger: a text in Hindi and English and a photo
 X: the CRC check (answers {{"response_token":"{crc}"}}), then a DM with a text and a photo
   curl -i '{x_webhook}?crc_token={X_CRC_TOKEN}'
   {_signed_post(x_webhook, x.SIGNATURE_HEADER, examples.x)}
-SMS: an inbound SMS, published to SNS as AWS End User Messaging does (its acknowledgement stays pending for now)
+SMS: an inbound SMS, published to SNS as AWS End User Messaging does (acknowledged by SMS through moto's SNS)
   {sms}
+
+Alerts: sign up in a browser at {api}/subscribe, or (the code arrives by SMS: see below)
+  curl -X POST {api}/subscriptions -H 'Content-Type: application/json' \\
+       -d '{{"phone": "98350 11111", "areas": ["jharia"], "language": "hi"}}'
+  curl -X POST {api}/subscriptions/<id>/verify -H 'Content-Type: application/json' -d '{{"code": "<code>"}}'
 
 Officers: an access token from the local user pool (one user per role and areas, created on first use)
   make token MOTO_PORT={ports.moto} ROLE=officer AREA={all_areas()[0].id}   (supervisor, admin: AREA optional)
@@ -480,6 +492,7 @@ def start_all(
     """Start every part, each registering its own stop with ``running``; returns chalice and the demo media."""
     moto_url = f"http://{HOST}:{ports.moto}"
     running.callback(start_moto(ports.moto).stop)
+    running.callback(stop_thread, *sms_outbox.start(REGION, SMS_OUTBOX))  # there is no phone here
     session = MotoSession(moto_url)
     stack = LocalStack(session)
     stack_env = {
@@ -513,6 +526,7 @@ def start_all(
     running.callback(fake_x.stop)
 
     environment = app_environment(shell, stack_env, moto_url, graph.graph_api_url, fake_x.base_url)
+    environment["SUBSCRIBE_PAGE_URL"] = shell.get("SUBSCRIBE_PAGE_URL") or f"http://{HOST}:{ports.api}/subscribe"
     chalice = start_chalice(environment, ports.api)
     print(f"chalice local started: pid {chalice.pid}, own process group", flush=True)
     running.callback(stop_process_group, chalice)
@@ -520,6 +534,7 @@ def start_all(
     os.environ.clear()
     os.environ.update(environment)
     notices.ensure_area_topics(session.client("sns"))  # as the deploy step does in AWS (README, "New-tip notices")
+    alert_topics.ensure_alert_topics(session.client("sns"))  # README, "Subscriptions"
     running.callback(stop_thread, *start_dispatcher(stack, session.client("sqs"), session.client("sns")))
     wait_for_port(ports.api, chalice)
     return chalice, DemoMedia(messenger_photo_url=messenger_photo_url, x_photo_url=x_photo_url)

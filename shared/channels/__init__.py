@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Protocol
 
-from shared.domain import Channel, ParsedDelivery, ReplyAddress
+from shared.domain import Channel, OutgoingReply, ParsedDelivery, ReplyAddress
 
 _MODULES = {
     Channel.WHATSAPP: "shared.channels.whatsapp",
@@ -27,7 +27,8 @@ class ChannelAdapter(Protocol):
 
     def parse_delivery(self, raw_body: bytes) -> ParsedDelivery: ...
 
-    def send_text(self, address: ReplyAddress, text: str) -> str: ...
+    # Chat channels send the reply's text; SMS sends its DLT template (purpose and values) instead.
+    def send_reply(self, address: ReplyAddress, reply: OutgoingReply) -> str: ...
 
     def resolve_media_url(self, media_id: str) -> str: ...
 

@@ -27,6 +27,7 @@ from shared.domain import (
     Location,
     MediaKind,
     MediaRef,
+    OutgoingReply,
     ParsedDelivery,
     ReplyAddress,
 )
@@ -226,6 +227,11 @@ def resolve_media_url(media_id: str) -> str:
 
 def media_headers(url: str) -> dict[str, str]:
     return {}  # signed CDN URLs: the Page token must never travel to a download host
+
+
+def send_reply(address: ReplyAddress, reply: OutgoingReply) -> str:
+    """A chat channel sends the reply's text."""
+    return send_text(address, reply.text)
 
 
 # https://developers.facebook.com/docs/messenger-platform/reference/send-api

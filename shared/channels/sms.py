@@ -1,7 +1,8 @@
 """Two-way SMS (AWS End User Messaging -> SNS): the SNS message -> InboundMessage. No media, no MMS in India.
 
 One SNS message is one inbound SMS. A long SMS may arrive as several messages in any order (platform-contracts
-§5); each becomes its own InboundMessage and the shared grouping joins them into the sender's open tip.
+§5); each becomes its own InboundMessage and the shared grouping joins them into the sender's open tip. Replies go
+out as DLT-registered templates through shared/sms.py, never as free text.
 """
 
 from __future__ import annotations
@@ -9,19 +10,31 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from shared import clock
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as AwsConnectionError
+
+from shared import clock, commands, sms
 from shared.channels._fields import load_json
 from shared.channels._fields import text as _str
-from shared.domain import Channel, InboundMessage, ParsedDelivery, ReplyAddress
-from shared.errors import MediaRejectedError, ReplyDeferredError
+from shared.domain import Channel, InboundMessage, OutgoingReply, ParsedDelivery, ReplyAddress
+from shared.errors import (
+    ConfigurationError,
+    MediaRejectedError,
+    ReplyDeferredError,
+    ReplyRejectedError,
+    ReplyUnavailableError,
+    SmsRefusedError,
+)
+from shared.observability import count, logger
 
 API_URL_SETTING = "GRAPH_API_URL"  # unused: SMS carries no media
 MEDIA_HOST_SUFFIXES: tuple[str, ...] = ()
 INBOUND_TOPIC = "sampark-inbound-sms"
 
 _E164 = re.compile(r"\+?([1-9][0-9]{7,14})")
-# A body that is nothing but one of these is an instruction to the number, never a tip. Opt-out and help are
-# AWS End User Messaging's required keywords; START/UNSTOP opt back in. The subscriptions issue acts on them.
+# A body that is nothing but one of these is an instruction to the number, never a tip: AWS End User Messaging's
+# required opt-out and help keywords, and START/UNSTOP to opt back in. The opt-out words go on as messages: recording
+# turns them into the opt-out they ask for (shared/commands.py); the others are dropped here.
 KEYWORDS = frozenset(
     {
         *("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "OPT-OUT", "REMOVE", "ARRET", "TD"),
@@ -54,7 +67,7 @@ def _parse_message(payload: Any) -> InboundMessage | str:
     text = _str(payload.get("messageBody"))
     if not text:
         return "empty"
-    if text.rstrip(".!").upper() in KEYWORDS:
+    if text.rstrip(".!").upper() in KEYWORDS and commands.parse(text) is None:
         return "keyword"
     return InboundMessage(
         channel=Channel.SMS,
@@ -73,10 +86,42 @@ def _e164(value: Any) -> str:
     return f"+{match.group(1)}" if match else ""
 
 
-def send_text(address: ReplyAddress, text: str) -> str:
-    # India needs DLT-registered templates and a registered sender (reliability-security §1.1): until the
-    # subscriptions issue sends those, the acknowledgement stays pending.
-    raise ReplyDeferredError("SMS acknowledgements wait for DLT-compliant sending (subscriptions issue)")
+# SNS error codes worth retrying (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors
+# and https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html); any other refusal (InvalidParameter,
+# AuthorizationError, KMSDisabled, …) would be refused again.
+_RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "KMSThrottlingException",
+    }
+)
+
+
+def send_reply(address: ReplyAddress, reply: OutgoingReply) -> str:
+    """Send the reply's DLT template (India sends no free text: reliability-security §1.1) under the DLT header;
+    SNS's message id. No error message or log line holds the number or the values."""
+    try:
+        return sms.send(address.recipient, reply.purpose, dict(reply.values))
+    except SmsRefusedError as error:
+        raise ReplyRejectedError(str(error)) from error
+    except ConfigurationError as error:
+        # Fail closed: the reply stays pending until the district's DLT settings exist.
+        count("SmsSettingsMissing")
+        logger.error("SMS replies wait for the DLT settings", extra={"reason": str(error)})
+        raise ReplyDeferredError(str(error)) from error
+    except ClientError as error:
+        # SNS's message can quote the number: only the code goes on, and the original is not chained.
+        code = error.response.get("Error", {}).get("Code", "unknown")
+        if code in _RETRYABLE_CODES:
+            raise ReplyUnavailableError(f"SNS could not take the SMS now ({code})") from None
+        raise ReplyRejectedError(f"SNS refused the SMS ({code})") from None
+    except (AwsConnectionError, HTTPClientError) as error:
+        raise ReplyUnavailableError(f"SNS could not be reached ({type(error).__name__})") from None
 
 
 def resolve_media_url(media_id: str) -> str:

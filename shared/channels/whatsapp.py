@@ -20,6 +20,7 @@ from shared.domain import (
     Location,
     MediaKind,
     MediaRef,
+    OutgoingReply,
     ParsedDelivery,
     ReplyAddress,
 )
@@ -191,6 +192,11 @@ def resolve_media_url(media_id: str) -> str:
     if not isinstance(media_url, str) or not media_url:
         raise MediaUnavailableError("media lookup returned no url")
     return media_url
+
+
+def send_reply(address: ReplyAddress, reply: OutgoingReply) -> str:
+    """A chat channel sends the reply's text."""
+    return send_text(address, reply.text)
 
 
 # https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/text-messages

@@ -31,6 +31,7 @@ from shared.domain import (
     Location,
     MediaKind,
     MediaRef,
+    OutgoingReply,
     ParsedDelivery,
     ReplyAddress,
 )
@@ -326,6 +327,11 @@ def _point(geometry: dict[str, Any]) -> Location | None:
 
 
 # --- calls to the X API --------------------------------------------------------------------------------------
+
+
+def send_reply(address: ReplyAddress, reply: OutgoingReply) -> str:
+    """A chat channel sends the reply's text."""
+    return send_text(address, reply.text)
 
 
 # https://docs.x.com/x-api/direct-messages/manage/integrate

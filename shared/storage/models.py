@@ -8,6 +8,11 @@ One table, keys ``pk``/``sk``:
 - ``SENDER#<pseudonym>`` / ``OPEN#<channel>``  the sender's open tip, for grouping follow-ups and albums
 - ``TIP#<id>`` / ``NOTE#<time>#<id>``      an officer's internal note on the tip
 - ``TIP#<id>`` / ``FOLLOWUP#<time>#<id>``  a question the police sent (or will send) to the informant
+- ``SUBSCRIPTION#<id>`` / ``SUBSCRIPTION``  a citizen's sign-up for one area's alerts (number or address sealed)
+- ``CONTACT#<hash>`` / ``CONTACT``   a number's or address's home subscription (one area each)
+- ``OPTOUT#<hash>`` / ``OPTOUT``     the opt-out list: a number or address that left
+- ``CONSENT#<hash>`` / ``<time>#<event>#<id>``  the consent record, kept without expiry
+- ``SUBSCRIBERS`` / ``<area>#<language>#<channel>``  active subscriptions counted, for the statistics
 Officer queries use sparse indexes keyed by status, area and channel (see README, "Tip lists"), never a Scan;
 only tip items carry their key attributes, so notes, media and follow-ups never appear in them.
 The audit trail is a table of its own (``AuditItem``): append-only, kept without expiry.
@@ -29,7 +34,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from shared import config
@@ -359,6 +364,102 @@ class CounterItem(Model):
     value = NumberAttribute(default=0)
 
 
+class EmailSyncIndex(GlobalSecondaryIndex["SubscriptionItem"]):
+    """Email subscriptions whose SNS state the sync checks (confirmed, unsubscribed by the link): sparse."""
+
+    class Meta:
+        index_name = "by-email-state"
+        projection = KeysOnlyProjection()
+
+    email_state = UnicodeAttribute(hash_key=True)  # "pending" or "active"; removed when the subscription ends
+    pk = UnicodeAttribute(range_key=True)
+
+
+class SubscriptionItem(Model):
+    """``SUBSCRIPTION#<id>`` / ``SUBSCRIPTION``: one sign-up. The number or address only sealed (KMS) and hashed."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="SUBSCRIPTION")
+    subscription_id = UnicodeAttribute()
+    contact_kind = UnicodeAttribute()  # "phone" (SMS alerts) or "email"
+    contact_hash = UnicodeAttribute()
+    sealed_contact = BinaryAttribute(legacy_encoding=False)
+    area_id = UnicodeAttribute()
+    language = UnicodeAttribute()
+    source = UnicodeAttribute()  # where the sign-up came from: web, whatsapp, sms
+    subscription_status = UnicodeAttribute()  # pending, active, ended
+    token_hash = UnicodeAttribute()
+    code_hash = UnicodeAttribute(null=True)
+    code_expires_at = NumberAttribute(null=True)
+    code_attempts = NumberAttribute(default=0)
+    sns_subscription_arn = UnicodeAttribute(null=True)
+    replaces_id = UnicodeAttribute(null=True)  # the home subscription this one moved away from
+    ended_reason = UnicodeAttribute(null=True)
+    email_state = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)  # pending and ended sign-ups go; active ones stay
+    by_email_state = EmailSyncIndex()
+
+
+class ContactItem(Model):
+    """``CONTACT#<hash>`` / ``CONTACT``: the number's or address's one home subscription (none when it left)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="CONTACT")
+    home_subscription_id = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+
+
+class OptOutItem(Model):
+    """``OPTOUT#<hash>`` / ``OPTOUT``: the number or address left; only a fresh verified sign-up removes this."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="OPTOUT")
+    opted_out_at = UTCDateTimeAttribute()
+    channel = UnicodeAttribute()
+
+
+class ConsentItem(Model):
+    """``CONSENT#<hash>`` / ``<time>#<event>#<id>``: one sign-up, verification, change or withdrawal; never expires."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    event = UnicodeAttribute()
+    channel = UnicodeAttribute()  # where it happened: web, whatsapp, sms, email (SNS's link)
+    subscription_id = UnicodeAttribute(null=True)
+    contact_kind = UnicodeAttribute()
+    area_id = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    at = UTCDateTimeAttribute()
+
+
+class SubscriberCountItem(Model):
+    """``SUBSCRIBERS`` / ``<area>#<language>#<channel>``: active subscriptions, changed in their transactions."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True, default="SUBSCRIBERS")
+    sk = UnicodeAttribute(range_key=True)
+    area_id = UnicodeAttribute()
+    language = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    active = NumberAttribute(default=0)
+
+
 class ActorIndex(GlobalSecondaryIndex["AuditItem"]):
     class Meta:
         index_name = "by-actor"
@@ -426,6 +527,11 @@ ALL_MODELS: tuple[type[Model], ...] = (
     WantedItem,
     WantedNumberItem,
     CounterItem,
+    SubscriptionItem,
+    ContactItem,
+    OptOutItem,
+    ConsentItem,
+    SubscriberCountItem,
 )
 
 

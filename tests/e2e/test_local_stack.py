@@ -66,6 +66,7 @@ class RunningStack:
     moto: int
     fake_graph: int
     fake_x: int
+    environment: dict[str, str] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
 
@@ -112,6 +113,7 @@ def stack_environment(api: int, moto: int, fake_graph: int, fake_x: int, example
         "FAKE_X_PORT": str(fake_x),
         "META_VERIFY_TOKEN": VERIFY_TOKEN,
         "EXAMPLE_DELIVERY_FILE": str(example),  # not build/: a developer's `make run` may have printed those
+        "SMS_OUTBOX_FILE": str(example.with_name("sms.jsonl")),
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -120,15 +122,16 @@ def stack_environment(api: int, moto: int, fake_graph: int, fake_x: int, example
 def stack(tmp_path: Path) -> Iterator[RunningStack]:
     ports = free_ports(4)
     example = tmp_path / "example-whatsapp.json"
+    environment = stack_environment(*ports, example)
     process = subprocess.Popen(
         [sys.executable, "-m", "tools.local_stack"],
         cwd=ROOT,
-        env=stack_environment(*ports, example),
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # so that the finally below can kill its whole group
     )
-    running = RunningStack(process, *ports)
+    running = RunningStack(process, *ports, environment=environment)
     threading.Thread(target=running.read_output, daemon=True).start()
     try:
         started = time.monotonic()
@@ -210,9 +213,7 @@ class LocalAws:
         assert sorted(name.rsplit("-", 1)[1] for name in tables) == ["audit", "tips"]
         (self.table,) = [name for name in tables if name.endswith("-tips")]
         (self.bucket,) = [b["Name"] for b in self.s3.list_buckets()["Buckets"] if "-public-media-" not in b["Name"]]
-        (self.topic,) = [
-            topic["TopicArn"] for topic in self.sns.list_topics()["Topics"] if topic["TopicArn"].endswith(INBOUND_TOPIC)
-        ]
+        (self.topic,) = [arn for arn in self.topic_arns() if arn.endswith(INBOUND_TOPIC)]
 
     def tips(self) -> list[dict[str, Any]]:
         items = self.dynamodb.scan(TableName=self.table)["Items"]
@@ -221,6 +222,9 @@ class LocalAws:
     def objects(self, prefix: str) -> dict[str, bytes]:
         listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("Contents", [])
         return {item["Key"]: self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read() for item in listing}
+
+    def topic_arns(self) -> list[str]:
+        return [t["TopicArn"] for page in self.sns.get_paginator("list_topics").paginate() for t in page["Topics"]]
 
     def publish_sms(self, body: str, sender: str, message_id: str) -> None:
         # As AWS End User Messaging publishes an inbound SMS.
@@ -326,6 +330,7 @@ def test_make_run_serves_every_channel_and_stops_cleanly(stack: RunningStack, su
         ("sms", check_sms),
         ("officers", check_officers),
         ("wanted", check_wanted),
+        ("subscriptions", check_subscriptions),
     ):
         with subtests.test(channel):
             check(stack, aws)
@@ -450,7 +455,9 @@ def check_sms(stack: RunningStack, aws: LocalAws) -> None:
     new = first.since(before)
     assert (len(new.tips), new.media, new.replies, new.messenger_replies, new.x_sent) == (1, {}, [], [], [])
     (tip,) = new.tips
-    assert (tip["channel"]["S"], tip["texts"]["L"], tip["ack_status"]["S"]) == ("sms", [{"S": text}], "pending")
+    # Acknowledged by SMS through moto's SNS with make run's demo DLT settings: the reply function logs it.
+    assert (tip["channel"]["S"], tip["texts"]["L"], tip["ack_status"]["S"]) == ("sms", [{"S": text}], "sent")
+    assert '"message":"sms sent"' in stack.output()
 
     aws.publish_sms(text, SMS_SENDER, "e2e-sms-1")  # SNS delivers at least once: nothing new may happen
     assert settle(aws, stack) == first
@@ -459,7 +466,7 @@ def check_sms(stack: RunningStack, aws: LocalAws) -> None:
     assert printed, "the banner has no SMS example"
     subprocess.run(printed.group(1), shell=True, cwd=ROOT, capture_output=True, timeout=30, check=True)  # noqa: S602
     pasted = settle(aws, stack).since(first)
-    assert [(tip["channel"]["S"], tip["ack_status"]["S"]) for tip in pasted.tips] == [("sms", "pending")]
+    assert [(tip["channel"]["S"], tip["ack_status"]["S"]) for tip in pasted.tips] == [("sms", "sent")]
 
 
 # --- officers: token -> list -> open -> triage -> note -> follow-up delivered through the fake platform ---------
@@ -586,6 +593,45 @@ def check_wanted(stack: RunningStack, aws: LocalAws) -> None:
     assert (status, captured["status"]) == (200, "captured")
     assert created["id"] not in [n["id"] for n in call(stack, "GET", "/wanted", None)[1]["notices"]]
     assert get(shown["photo_url"])[0] in (403, 404)  # the public photo is gone
+
+
+# --- subscriptions: the sign-up page, a code by SMS, verified, on its SNS topic, counted, left -------------------
+
+SUBSCRIBER = "+919835077777"
+
+
+def sms_sent_to(stack: RunningStack, number: str) -> list[str]:
+    """The texts `make run`'s SMS outbox holds for ``number``."""
+    outbox = Path(stack.environment["SMS_OUTBOX_FILE"])
+    lines = outbox.read_text(encoding="utf-8").splitlines() if outbox.exists() else []
+    return [sms["text"] for sms in map(json.loads, lines) if sms["to"] == number]
+
+
+def check_subscriptions(stack: RunningStack, aws: LocalAws) -> None:
+    status, page = get(f"http://127.0.0.1:{stack.api}/subscribe")
+    assert status == 200 and b"subscriptions" in page and "अलर्ट".encode() in page
+
+    status, created = call(
+        stack, "POST", "/subscriptions", None, {"phone": "98350 77777", "areas": ["jharia"], "language": "hi"}
+    )
+    assert (status, created["status"]) == (201, "pending")
+    [text] = wait_for(lambda: sms_sent_to(stack, SUBSCRIBER), bool)
+    [code] = re.findall(r"(?<![0-9])[0-9]{4,8}(?![0-9])", text)
+    wrong = "000000" if code != "000000" else "111111"
+    assert call(stack, "POST", f"/subscriptions/{created['id']}/verify", None, {"code": wrong})[0] == 400
+    status, verified = call(stack, "POST", f"/subscriptions/{created['id']}/verify", None, {"code": code})
+    assert (status, verified["status"]) == (200, "active")
+    topic = next(arn for arn in aws.topic_arns() if arn.endswith("-alerts-jharia-hi-sms"))
+    endpoints = [s["Endpoint"] for s in aws.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]]
+    assert endpoints == [SUBSCRIBER]
+
+    status, stats = call(stack, "GET", "/subscriptions/stats", officer_token(stack, "--role", "supervisor"))
+    assert status == 200 and stats["counts"] == [{"area_id": "jharia", "language": "hi", "channel": "sms", "active": 1}]
+    assert SUBSCRIBER[3:].encode() not in json.dumps(stats).encode()
+
+    status, left = call(stack, "DELETE", f"/subscriptions/{created['id']}?token={created['token']}", None)
+    assert (status, left["status"]) == (200, "ended")
+    assert aws.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
 
 
 def assert_stops_cleanly(stack: RunningStack) -> None:

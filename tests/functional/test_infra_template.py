@@ -273,7 +273,7 @@ def test_functions_may_only_append_to_the_audit_trail() -> None:
     allowed, denied = set(), set()
     for policy in of_type("AWS::IAM::Policy").values():
         for statement in policy["PolicyDocument"]["Statement"]:
-            if audit_arn in _as_list(statement["Resource"]):
+            if audit_arn in _as_list(statement.get("Resource", [])):
                 (allowed if statement["Effect"] == "Allow" else denied).update(_as_list(statement["Action"]))
     # Puts are conditional (attribute_not_exists) in the code; IAM allows nothing that changes or deletes.
     assert allowed == {"dynamodb:PutItem", "dynamodb:Query"}
@@ -406,7 +406,7 @@ def test_only_s3_for_this_accounts_media_bucket_may_send_to_the_photo_uploads_qu
     (statement,) = statements
     assert statement["Effect"] == "Allow" and statement["Principal"] == {"Service": "s3.amazonaws.com"}
     assert _as_list(statement["Action"]) == ["sqs:SendMessage"]
-    assert _as_list(statement["Resource"]) == [{"Fn::GetAtt": [queue_id, "Arn"]}]
+    assert _as_list(statement.get("Resource", [])) == [{"Fn::GetAtt": [queue_id, "Arn"]}]
     # No confused deputy: only S3 acting for this account's media bucket. The bucket's ARN is built from its name,
     # not read from the bucket: the bucket depends on this policy (S3 checks the destination when it is configured).
     conditions = statement["Condition"]
@@ -521,7 +521,7 @@ def test_only_the_distribution_may_read_and_only_published_photos() -> None:
     (statement,) = allowed
     assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert _as_list(statement["Action"]) == ["s3:GetObject"]
-    assert _as_list(statement["Resource"]) == [{"Fn::Sub": f"${{{PUBLIC_BUCKET_ID}.Arn}}/{PUBLISHED_PREFIX}*"}]
+    assert _as_list(statement.get("Resource", [])) == [{"Fn::Sub": f"${{{PUBLIC_BUCKET_ID}.Arn}}/{PUBLISHED_PREFIX}*"}]
     the_distribution = f"arn:${{AWS::Partition}}:cloudfront::${{AWS::AccountId}}:distribution/${{{distribution_id()}}}"
     assert statement["Condition"] == {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": the_distribution}}}
 
@@ -567,7 +567,7 @@ def test_functions_may_read_and_delete_uploads_and_publish_only_under_wanted() -
         return {
             action
             for s in statements
-            if s["Effect"] == "Allow" and resource in _as_list(s["Resource"])
+            if s["Effect"] == "Allow" and resource in _as_list(s.get("Resource", []))
             for action in _as_list(s["Action"])
         }
 
@@ -576,12 +576,12 @@ def test_functions_may_read_and_delete_uploads_and_publish_only_under_wanted() -
     assert actions_on(uploads) == {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}  # PutObject: presigned POSTs
     assert actions_on(published) == {"s3:PutObject", "s3:DeleteObject"}
     public_bucket_resources = [
-        r for s in statements for r in _as_list(s["Resource"]) if PUBLIC_BUCKET_ID in json.dumps(r)
+        r for s in statements for r in _as_list(s.get("Resource", [])) if PUBLIC_BUCKET_ID in json.dumps(r)
     ]
     bucket = {"Fn::GetAtt": [PUBLIC_BUCKET_ID, "Arn"]}
     assert public_bucket_resources == [published, bucket]
     # Listing (to delete every rendition of a closed notice) only under wanted/.
-    [listing] = [s for s in statements if bucket in _as_list(s["Resource"])]
+    [listing] = [s for s in statements if bucket in _as_list(s.get("Resource", []))]
     assert _as_list(listing["Action"]) == ["s3:ListBucket"]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{PUBLISHED_PREFIX}*"]}}
 
@@ -644,3 +644,51 @@ def test_the_merge_template_has_no_circular_dependency() -> None:
 
     cycles = [cycle for lid in sorted(RESOURCES) if (cycle := cycle_from(lid))]
     assert cycles == []
+
+
+def test_only_the_email_sync_may_list_alert_topics_subscriptions() -> None:
+    statements = {s["Sid"]: s for s in RESOURCES["DataAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+    prefix = GLOBAL_ENV["ALERT_TOPIC_PREFIX"]["Fn::Sub"]
+
+    managing = statements["AlertSubscriptions"]
+    assert managing["Resource"] == [{"Fn::Sub": prefix + "*"}]
+    assert set(managing["Action"]) == {"sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes"}
+    # SNS lists endpoints (numbers, addresses) in clear: only the sync's own role may list, and only alert topics.
+    listing = [
+        (name, statement)
+        for name, resource in RESOURCES.items()
+        for statement in _policy_statements(resource)
+        if {"sns:ListSubscriptionsByTopic", "sns:ListSubscriptions", "sns:*", "*"} & set(_as_list(statement["Action"]))
+    ]
+    assert [(name, s["Action"], s["Resource"]) for name, s in listing] == [
+        ("SubscriptionSyncRole", ["sns:ListSubscriptionsByTopic"], [{"Fn::Sub": prefix + "*"}])
+    ]
+    assert RESOURCES["SyncEmailSubscriptions"]["Properties"]["Role"] == {"Fn::GetAtt": ["SubscriptionSyncRole", "Arn"]}
+
+
+def _policy_statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    if resource["Type"] not in ("AWS::IAM::Role", "AWS::IAM::Policy"):
+        return []
+    properties = resource["Properties"]
+    documents = [properties["PolicyDocument"]] if "PolicyDocument" in properties else []
+    documents += [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+    return [statement for document in documents for statement in document["Statement"]]
+
+
+def test_sms_to_phone_numbers_may_not_publish_to_any_topic() -> None:
+    statements = {s["Sid"]: s for s in RESOURCES["DataAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+
+    sms = statements["SmsToPhoneNumbers"]
+
+    # A phone number has no ARN; NotResource keeps this grant off every topic (those have their own statements).
+    assert sms["Action"] == ["sns:Publish"] and "Resource" not in sms
+    assert sms["NotResource"] == [{"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}]
+
+
+def test_subscribers_numbers_are_decrypted_only_under_their_own_purpose() -> None:
+    statements = {s["Sid"]: s for s in RESOURCES["DataAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+
+    contacts = statements["SubscriberContacts"]
+
+    assert contacts["Action"] == ["kms:Decrypt"]
+    assert contacts["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "sampark-subscriber-contact"}}

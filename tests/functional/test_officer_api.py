@@ -548,7 +548,7 @@ def test_a_follow_up_after_the_24_hour_window_is_409_with_the_reason(officer_api
 @pytest.mark.parametrize(
     ("channel", "public_post", "reason"),
     [
-        (Channel.SMS, False, "SMS follow-ups need DLT-registered templates"),
+        (Channel.SMS, False, "SMS follow-ups need the district's two-way SMS number"),
         (Channel.X, True, "a follow-up would be public"),
     ],
 )
@@ -683,11 +683,14 @@ def test_the_deploy_step_creates_every_area_topic_once(aws, capsys):
     assert area_topics.main(["--stack-name", "dhanbad"]) == 0
     assert area_topics.main(["--stack-name", "dhanbad"]) == 0  # idempotent: a second deploy changes nothing
     printed = capsys.readouterr().out.split()
-    assert len(printed) == 2 * (len(areas.all_areas()) + 1)
+    per_run = len(areas.all_areas()) + 1 + 4 * len(areas.all_areas())  # new-tip topics, then 4 alert topics an area
+    assert len(printed) == 2 * per_run
     pages = boto3.client("sns", region_name="ap-south-1").get_paginator("list_topics").paginate()
     topics = [topic["TopicArn"] for page in pages for topic in page["Topics"]]
     assert len([arn for arn in topics if ":dhanbad-new-tips-" in arn]) == len(areas.all_areas()) + 1
+    assert len([arn for arn in topics if ":dhanbad-alerts-" in arn]) == 4 * len(areas.all_areas())
     assert "arn:aws:sns:ap-south-1:123456789012:dhanbad-new-tips-jharia" in topics
+    assert "arn:aws:sns:ap-south-1:123456789012:dhanbad-alerts-jharia-hi-sms" in topics
 
 
 # --- review findings: no take-over, no change without its trace, no lost send, conflicts --------------------------

@@ -53,6 +53,9 @@ def texts(tip: dict[str, Any]) -> list[str]:
         ("text_hindi", 1),
         ("multipart_part1", 1),
         ("multipart_part2", 1),
+        ("text_foreign_number", 1),
+        ("status_query_own", 0),  # a question about a tip is not a tip
+        ("status_query_other_sender", 0),
         ("keyword_stop", 0),
         ("empty_body", 0),
         ("malformed_fields", 0),
@@ -100,15 +103,18 @@ def test_the_parts_of_a_long_sms_join_one_tip_in_whatever_order_they_arrive(aws,
     assert sorted(texts(tip)) == sorted(parts)
 
 
-def test_stop_records_nothing_at_all(aws, dispatcher, capsys):
+def test_stop_is_no_tip_but_an_opt_out(aws, dispatcher):
     publish(aws, "keyword_stop")
     dispatcher.drain()
-    assert table_items(aws) == []  # no tip, no dedupe item, no open tip
-    assert '"reason":"keyword"' in capsys.readouterr().out.replace(" ", "")
+    keys = sorted(item["pk"]["S"].split("#")[0] for item in table_items(aws))
+    # No tip, no open tip: the number's opt-out, its consent line, and the message's dedupe record.
+    assert keys == ["CONSENT", "MSG", "OPTOUT"]
+    assert dead_letters(aws) == []
 
 
-def test_the_acknowledgement_of_an_sms_tip_stays_pending(aws, dispatcher):
-    # SMS replies need DLT-compliant sending (the subscriptions issue): the reply worker defers, never fails.
+def test_the_acknowledgement_of_an_sms_tip_stays_pending_without_the_dlt_settings(aws, dispatcher):
+    # No DLT settings here: the SMS adapter fails closed and the reply worker defers, never fails
+    # (tests/functional/test_sms_replies.py sends them with the settings).
     publish(aws, "text_english")
     dispatcher.drain()
     [tip] = tips(aws)
@@ -228,7 +234,8 @@ def test_no_phone_number_is_stored_or_logged(aws, dispatcher, capsys, caplog):
     dispatcher.drain()
     # THEN tips exist, yet no sender's number appears in any item (binary values decoded too) or log line
     items = table_items(aws)
-    assert sum(item["sk"]["S"] == "TIP" for item in items) == 4  # english, hinglish, hindi, the two parts joined
+    # english, hinglish, hindi, the two parts joined, the foreign number; the status queries are no tips
+    assert sum(item["sk"]["S"] == "TIP" for item in items) == 5
     stored = json.dumps(items, ensure_ascii=False, default=str)
     stored += "".join(
         (value["B"] if isinstance(value["B"], bytes) else base64.b64decode(value["B"])).decode("latin-1")

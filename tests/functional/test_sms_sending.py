@@ -1,8 +1,6 @@
 """Sending SMS on moto: every publish carries the four DLT attributes, and nothing is published that should not be.
 
-moto keeps an SMS publish as (phone number, message) in the SNS backend's ``sms_messages`` (an internal API) and
-drops its MessageAttributes after checking their types, so the attributes are read from the real request: a
-botocore ``before-parameter-build`` hook on the client the module uses.
+moto drops SMS MessageAttributes, so they are read from the real request (tests/sms_helpers.py).
 """
 
 from __future__ import annotations
@@ -11,15 +9,12 @@ import json
 from typing import Any
 
 import pytest
-from moto.sns.models import sns_backends
 
 from shared import sms
-from shared.aws.clients import client
 from shared.errors import ConfigurationError, SmsRefusedError
+from tests.sms_helpers import attribute_values, record_publishes, sent_sms
 from tools.local_stack import DEVELOPMENT_SETTINGS
-from tools.resources import ACCOUNT_ID
 
-REGION = "ap-south-1"
 PHONE = "+919835011111"  # made up
 SENDER_ID = "DHNPOL"
 ENTITY_ID = "1101000000000000001"
@@ -55,24 +50,7 @@ def settings(aws, tmp_path, monkeypatch) -> dict[str, str]:
 
 @pytest.fixture
 def publishes(aws) -> list[dict[str, Any]]:
-    """The parameters of every SNS Publish the app's client makes, as they go into the request."""
-    calls: list[dict[str, Any]] = []
-
-    def record(params: dict[str, Any], **_: Any) -> None:
-        calls.append(json.loads(json.dumps(params)))
-
-    client("sns").meta.events.register("before-parameter-build.sns.Publish", record)
-    return calls
-
-
-def sent_sms() -> dict[str, tuple[str, str]]:
-    """What moto kept: message id -> (phone number, message). No attributes."""
-    return dict(sns_backends[ACCOUNT_ID][REGION].sms_messages)
-
-
-def attribute_values(call: dict[str, Any]) -> dict[str, str]:
-    assert {attribute["DataType"] for attribute in call["MessageAttributes"].values()} == {"String"}
-    return {name: attribute["StringValue"] for name, attribute in call["MessageAttributes"].items()}
+    return record_publishes()
 
 
 # --- what is sent --------------------------------------------------------------------------------------------
@@ -126,7 +104,7 @@ def test_make_run_development_settings_send(aws, publishes, monkeypatch):
     sms.send(
         PHONE, "status", {"reference": "DHN-7K3QM", "status_hi": "समीक्षा की जा रही है", "status_en": "under review"}
     )
-    sms.send(PHONE, "followup", {"reference": "DHN-7K3QM"})
+    sms.send(PHONE, "followup", {"reference": "DHN-7K3QM", "question": "गाड़ी का रंग क्या था?"})
     sms.send(PHONE, "alert", {"area": "Bank More", "subject": "road closed near the bus stand"})
     sms.reset()
 

@@ -164,7 +164,7 @@ def test_queue_functions_report_partial_failures_from_their_queue_via_app_py(bui
     seen = set()
     for name, properties in serverless_functions(built.template).items():
         for event in properties.get("Events", {}).values():
-            assert event["Type"] in ("SQS", "SNS"), name
+            assert event["Type"] in ("SQS", "SNS", "Schedule"), name
             if event["Type"] != "SQS":
                 continue
             assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
@@ -176,6 +176,19 @@ def test_queue_functions_report_partial_failures_from_their_queue_via_app_py(bui
             assert getattr(app, function) is app.app.handler_map[function]
             seen.add(function)
     assert seen == set(queues_by_function)
+
+
+def test_the_email_subscription_sync_runs_app_py_on_a_schedule(built: Built) -> None:
+    import app
+    from functions.subscriptions import SYNC_EVERY_MINUTES
+
+    properties = serverless_functions(built.template)["SyncEmailSubscriptions"]
+    [event] = properties["Events"].values()
+
+    assert properties["Handler"] == "app.sync_email_subscriptions"
+    assert app.sync_email_subscriptions is app.app.handler_map["sync_email_subscriptions"]
+    assert event["Type"] == "Schedule"
+    assert event["Properties"]["Schedule"] == f"rate({SYNC_EVERY_MINUTES} minutes)"
 
 
 def test_sns_functions_run_app_py_from_their_topic_with_async_retries_and_a_destination(built: Built) -> None:
@@ -229,11 +242,15 @@ def _statements(role: dict[str, Any], template: dict[str, Any], role_id: str) ->
 
 
 def _may_open_reply_handles(statement: dict[str, Any]) -> bool:
-    """Whether an Allow lets its role call kms:Decrypt directly, as opening a reply handle needs."""
+    """Whether an Allow lets its role call kms:Decrypt directly on reply handles (not only on another purpose)."""
     actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
     decrypts = any(action in ("kms:Decrypt", "kms:*", "*") for action in actions)
-    through_a_service_only = "kms:ViaService" in statement.get("Condition", {}).get("StringEquals", {})
-    return statement["Effect"] == "Allow" and decrypts and not through_a_service_only
+    conditions = statement.get("Condition", {}).get("StringEquals", {})
+    through_a_service_only = "kms:ViaService" in conditions
+    purpose = conditions.get("kms:EncryptionContext:purpose", "sampark-reply-handle")
+    return (
+        statement["Effect"] == "Allow" and decrypts and not through_a_service_only and purpose == "sampark-reply-handle"
+    )
 
 
 def test_only_the_reply_sender_can_decrypt_reply_handles(built: Built) -> None:

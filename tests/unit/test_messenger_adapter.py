@@ -550,7 +550,7 @@ def graph(fake_graph: Any) -> Any:
 
 def test_send_text_posts_the_documented_body_with_a_bearer_token(graph: Any) -> None:
     # WHEN
-    message_id = messenger.send_text(_ADDRESS, texts.acknowledgement("DHN-7K3QM"))
+    message_id = messenger.send_text(_ADDRESS, texts.acknowledgement("DHN-7K3QM").text)
 
     # THEN one Send API call, answered with the new message's id
     assert message_id.startswith("m_fake")
@@ -558,7 +558,7 @@ def test_send_text_posts_the_documented_body_with_a_bearer_token(graph: Any) -> 
     assert sent["payload"] == {
         "recipient": {"id": who.ARJUN_PSID},
         "messaging_type": "RESPONSE",
-        "message": {"text": texts.acknowledgement("DHN-7K3QM")},
+        "message": {"text": texts.acknowledgement("DHN-7K3QM").text},
     }
     # AND the token travelled in the header (the fake refuses anything else), never in the URL
     assert PAGE_TOKEN not in sent["query"]
@@ -621,5 +621,5 @@ def test_text_over_messengers_limit_is_refused_before_sending(graph: Any) -> Non
 
 
 def test_our_texts_fit_in_one_messenger_message() -> None:
-    assert len(texts.acknowledgement("DHN-7K3QM")) <= messenger.MAX_TEXT_CHARS
+    assert len(texts.acknowledgement("DHN-7K3QM").text) <= messenger.MAX_TEXT_CHARS
     assert len(texts.DM_INVITATION) <= messenger.MAX_TEXT_CHARS

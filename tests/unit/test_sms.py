@@ -445,6 +445,48 @@ def test_message_attributes_name_the_template(template_file, monkeypatch):
 
 
 @pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(None, None, id="unset"),
+        pytest.param("", None, id="empty"),
+        pytest.param("+919000000100", "+919000000100", id="indian-long-code"),
+        pytest.param("+12345", "+12345", id="5-digits"),
+        pytest.param("+12345678901234", "+12345678901234", id="14-digits"),
+    ],
+)
+def test_the_two_way_number_is_read_when_configured(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("SMS_TWO_WAY_NUMBER", raising=False)
+    else:
+        monkeypatch.setenv("SMS_TWO_WAY_NUMBER", value)
+    assert sms.two_way_number() == expected
+
+
+@pytest.mark.parametrize("value", ["919000000100", "+1234", "+123456789012345", "+91 90000 00100", "DHNPOL"])
+def test_a_malformed_two_way_number_is_refused(monkeypatch, value):
+    monkeypatch.setenv("SMS_TWO_WAY_NUMBER", value)
+    with pytest.raises(ConfigurationError, match="setting SMS_TWO_WAY_NUMBER must be"):
+        sms.two_way_number()
+
+
+def test_variable_limit_and_check_value_use_the_registered_variable(template_file):
+    assert sms.variable_limit("status", "status") == 20
+    sms.check_value("status", "status", "under review")
+    with pytest.raises(SmsRefusedError, match="status must be 1 to 20 characters"):
+        sms.check_value("status", "status", "x" * 21)
+    with pytest.raises(SmsRefusedError, match="one line"):
+        sms.check_value("status", "status", "under\nreview")
+    with pytest.raises(SmsRefusedError, match="emoji"):
+        sms.check_value("status", "status", "ok 👍")
+
+
+@pytest.mark.parametrize(("purpose", "name"), [("status", "question"), ("followup", "question"), ("otp", "")])
+def test_an_unregistered_variable_has_no_limit(template_file, purpose, name):
+    with pytest.raises(SmsRefusedError, match="no DLT template is registered"):
+        sms.variable_limit(purpose, name)
+
+
+@pytest.mark.parametrize(
     ("name", "value"),
     [
         ("SMS_SENDER_ID", "DH"),
@@ -473,7 +515,8 @@ def demo(monkeypatch):
 
 
 def test_demo_file_has_the_purposes_of_the_issue(demo):
-    assert {"otp", "acknowledgement", "status", "followup", "alert"} <= set(demo)
+    assert {"otp", "acknowledgement", "status", "status_not_found", "followup", "limit_notice", "alert"} <= set(demo)
+    assert {"new_tip", "subscribed", "unsubscribed", "subscribe_help"} <= set(demo)
     for template in demo.values():
         assert len(template.id) == 19 and template.id.isdigit()
 
@@ -496,7 +539,44 @@ def test_demo_status_and_followup_render(demo):
         "status", {"reference": "DHN-7K3QM", "status_hi": "समीक्षा की जा रही है", "status_en": "under review"}
     )
     assert "under review" in status.text and status.parts <= 3
-    followup = sms.render("followup", {"reference": "DHN-7K3QM"})
-    assert "112" in followup.text and followup.parts <= 3
+    followup = sms.render("followup", {"reference": "DHN-7K3QM", "question": "गाड़ी का रंग क्या था?"})
+    assert followup.text.count("DHN-7K3QM") == 2 and "गाड़ी का रंग क्या था?" in followup.text
+    assert followup.parts <= 3 and sms.variable_limit("followup", "question") == 30
     alert = sms.render("alert", {"area": "Bank More", "subject": "road closed near the bus stand"})
     assert (alert.encoding, alert.parts) == ("GSM-7", 1)
+
+
+def _every_sms_reply() -> list[Any]:
+    from shared import texts
+
+    statuses = ["new", "in_review", "actioned", "closed", "spam"]
+    return [
+        texts.acknowledgement("DHN-7K3QM"),
+        *(texts.status_answer("DHN-7K3QM", status) for status in statuses),
+        texts.status_answer("DHN-7K3QM", None),
+        texts.followup("DHN-7K3QM", "गाड़ी का रंग क्या था?"),
+        texts.limit_notice(),
+    ]
+
+
+@pytest.mark.parametrize("reply", _every_sms_reply(), ids=lambda reply: reply.purpose)
+def test_every_reply_texts_py_composes_fits_its_demo_template(demo, reply):
+    # The SMS adapter sends purpose and values: each must match a registered template's variables and limits.
+    rendered = sms.render(reply.purpose, dict(reply.values))
+    assert rendered.parts <= 3
+    assert all(value in rendered.text for _, value in reply.values)
+
+
+@pytest.mark.parametrize(
+    ("purpose", "values", "expected"),
+    [
+        ("new_tip", {"reference": "DHN-7K3QM", "area": "Saraidhela"}, ["DHN-7K3QM", "Saraidhela"]),
+        ("subscribed", {"area_hi": "बैंक मोड़", "area_en": "Bank More"}, ["बैंक मोड़", "Bank More", "STOP"]),
+        ("unsubscribed", {}, ["no more"]),
+        ("subscribe_help", {}, ["SUBSCRIBE Dhanbad", "सदस्यता धनबाद"]),
+    ],
+)
+def test_demo_notice_and_subscription_templates_render(demo, purpose, values, expected):
+    rendered = sms.render(purpose, values)
+    assert all(piece in rendered.text for piece in expected)
+    assert rendered.parts <= 3

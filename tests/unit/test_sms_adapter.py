@@ -1,4 +1,5 @@
-"""Two-way SMS (the SNS message AWS End User Messaging publishes) -> ParsedDelivery, over tests/events/sms/."""
+"""Two-way SMS: the SNS message AWS End User Messaging publishes -> ParsedDelivery (tests/events/sms/), and replies as
+DLT templates through shared/sms.py."""
 
 from __future__ import annotations
 
@@ -6,10 +7,20 @@ import json
 from datetime import datetime
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 
+from shared import texts
 from shared.channels import adapter, sms
 from shared.domain import Channel, InboundMessage, ParsedDelivery, ReplyAddress
-from shared.errors import MalformedPayloadError, MediaRejectedError, ReplyDeferredError
+from shared.errors import (
+    ConfigurationError,
+    MalformedPayloadError,
+    MediaRejectedError,
+    ReplyDeferredError,
+    ReplyRejectedError,
+    ReplyUnavailableError,
+    SmsRefusedError,
+)
 from tests.conftest import EVENTS, load_event
 
 
@@ -43,8 +54,19 @@ TEXTS = {
         "The ration dealer at Katras Bazar sells PDS rice to a trader every Tuesday night from the",
     ),
     "multipart_part2": ("+919000011104", "5", "back gate of the godown, using a white pickup."),
+    # A status query is a message like any other here; recording tells it from a tip.
+    "status_query_own": ("+919000011101", "8", "STATUS DHN-7K3QM"),
+    "status_query_other_sender": ("+919000011108", "9", "स्थिति DHN-7K3QM"),
+    # Not an Indian mobile: recorded, but no SMS can answer it (shared/sms.py sends to Indian mobiles only).
+    "text_foreign_number": (
+        "+447700900123",
+        "a",
+        "A lorry without plates dumps waste near the Jharia road at night.",
+    ),
 }
-IGNORED = {"keyword_stop": "keyword", "empty_body": "empty", "malformed_fields": "malformed"}
+# STOP is a message: recording turns it into an opt-out, never a tip (tests/functional/test_chat_commands.py).
+TEXTS["keyword_stop"] = ("+919000011105", "6", "STOP")
+IGNORED = {"empty_body": "empty", "malformed_fields": "malformed"}
 
 
 def test_every_fixture_has_a_case() -> None:
@@ -81,12 +103,15 @@ def _payload(**fields: object) -> bytes:
     return json.dumps({key: value for key, value in base.items() if value is not ...}).encode()
 
 
-@pytest.mark.parametrize(
-    "body",
-    ["STOP", "stop", " Stop. ", "HELP", "help!", "START", "UNSUBSCRIBE", "OPT-OUT", "unstop"],
-)
-def test_a_bare_keyword_is_never_a_tip(body: str) -> None:
+@pytest.mark.parametrize("body", ["HELP", "help!", "START", "unstop", "TD"])
+def test_a_bare_keyword_that_is_no_command_is_dropped(body: str) -> None:
     assert sms.parse_delivery(_payload(messageBody=body)).ignored == ("keyword",)
+
+
+@pytest.mark.parametrize("body", ["STOP", "stop", " Stop. ", "UNSUBSCRIBE", "OPT-OUT", "QUIT"])
+def test_an_opt_out_keyword_goes_on_as_a_message_for_recording_to_act_on(body: str) -> None:
+    (message,) = sms.parse_delivery(_payload(messageBody=body)).messages
+    assert message.text == body.strip()
 
 
 @pytest.mark.parametrize("body", ["STOP selling liquor near the school", "help, my neighbour is beaten daily"])
@@ -145,11 +170,84 @@ def test_the_adapter_is_registered_for_sms() -> None:
     assert adapter(Channel.SMS) is sms
 
 
-def test_acknowledgements_are_deferred_until_dlt_compliant_sending_exists() -> None:
-    address = ReplyAddress(channel=Channel.SMS, recipient="+919000011199", recipient_kind="phone")
-    with pytest.raises(ReplyDeferredError) as raised:
-        sms.send_text(address, "reference DHN-7K3QM")
-    assert "+919000011199" not in str(raised.value)
+# --- replies: a DLT template from the two-way number, never free text ------------------------------------------
+
+RECIPIENT = "+919000011199"
+ADDRESS = ReplyAddress(channel=Channel.SMS, recipient=RECIPIENT, recipient_kind="phone")
+
+
+def test_a_reply_is_sent_as_its_template_purpose_and_values(monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr("shared.sms.send", lambda *args, **kwargs: calls.append((args, kwargs)) or "sns-message-id")
+    assert sms.send_reply(ADDRESS, texts.status_answer("DHN-7K3QM", "in_review")) == "sns-message-id"
+    assert calls == [
+        (
+            (
+                RECIPIENT,
+                "status",
+                {"reference": "DHN-7K3QM", "status_hi": "समीक्षा की जा रही है", "status_en": "under review"},
+            ),
+            {},
+        )
+    ]
+
+
+def _client_error(code: str) -> ClientError:
+    # SNS's own messages can quote the number: the adapter must pass on neither.
+    return ClientError({"Error": {"Code": code, "Message": f"Invalid parameter: PhoneNumber {RECIPIENT}"}}, "Publish")
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        pytest.param(
+            SmsRefusedError("the status SMS: status_en must be 1 to 30 characters"), ReplyRejectedError, id="refused"
+        ),
+        pytest.param(ConfigurationError("setting SMS_SENDER_ID is not configured"), ReplyDeferredError, id="no-dlt"),
+        *(
+            pytest.param(_client_error(code), ReplyUnavailableError, id=code)
+            for code in (
+                "Throttling",
+                "ThrottlingException",
+                "ThrottledException",
+                "InternalError",
+                "ServiceUnavailable",
+                "KMSThrottlingException",
+            )
+        ),
+        *(
+            pytest.param(_client_error(code), ReplyRejectedError, id=code)
+            for code in ("InvalidParameter", "OptedOut", "AuthorizationError", "KMSDisabled")
+        ),
+        pytest.param(
+            EndpointConnectionError(endpoint_url="https://sns.ap-south-1.amazonaws.com"),
+            ReplyUnavailableError,
+            id="network",
+        ),
+    ],
+)
+def test_sending_failures_map_to_the_reply_errors(monkeypatch, capsys, failure, expected) -> None:
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr("shared.sms.send", fail)
+    with pytest.raises(expected) as raised:
+        sms.send_reply(ADDRESS, texts.acknowledgement("DHN-7K3QM"))
+    assert RECIPIENT not in str(raised.value) and RECIPIENT[3:] not in str(raised.value)
+    if isinstance(failure, ClientError):
+        assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert RECIPIENT[3:] not in capsys.readouterr().out
+
+
+def test_missing_dlt_settings_are_logged_by_name(monkeypatch, capsys) -> None:
+    def fail(*args, **kwargs):
+        raise ConfigurationError("setting DLT_ENTITY_ID is not configured")
+
+    monkeypatch.setattr("shared.sms.send", fail)
+    with pytest.raises(ReplyDeferredError, match="DLT_ENTITY_ID"):
+        sms.send_reply(ADDRESS, texts.limit_notice())
+    logs = capsys.readouterr().out
+    assert "SMS replies wait for the DLT settings" in logs and "DLT_ENTITY_ID" in logs
 
 
 def test_sms_has_no_media() -> None:

@@ -807,7 +807,7 @@ PUBLIC_ADDRESS = ReplyAddress(
 
 
 def test_dm_is_sent_to_the_participant_signed_and_returns_the_dm_event_id(fake_x) -> None:
-    text = acknowledgement("DHN-7K3QM")
+    text = acknowledgement("DHN-7K3QM").text
 
     sent_id = x.send_text(DM_ADDRESS, text)
 
@@ -832,7 +832,7 @@ def test_public_reply_answers_the_tweet_and_returns_the_tweet_id(fake_x) -> None
 @pytest.mark.parametrize(
     "text",
     [
-        pytest.param(acknowledgement("DHN-7K3QM"), id="acknowledgement"),
+        pytest.param(acknowledgement("DHN-7K3QM").text, id="acknowledgement"),
         pytest.param("Your reference is dhn-7k3qm", id="lower_case"),
         pytest.param("DHN - 7K3QM", id="spaced"),
     ],
@@ -852,7 +852,7 @@ def test_public_reply_without_the_tweet_to_answer_is_refused(fake_x) -> None:
 
 
 def test_dm_may_carry_the_reference(fake_x) -> None:
-    x.send_text(DM_ADDRESS, acknowledgement("DHN-7K3QM"))
+    x.send_text(DM_ADDRESS, acknowledgement("DHN-7K3QM").text)
     assert "DHN-7K3QM" in fake_x.dms[0]["payload"]["text"]
 
 
