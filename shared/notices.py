@@ -7,13 +7,13 @@ words. Tips without an area go to the "unassigned" topic, which supervisors subs
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from shared import areas, config, sms
 from shared.areas import Area
+from shared.aws import alert_topics
 from shared.aws.clients import client
 from shared.errors import ConfigurationError, SmsRefusedError
 from shared.observability import count, logger
@@ -76,11 +76,8 @@ def _email_text(reference: str, area: Area | None) -> str:
 def ensure_area_topics(sns=None) -> list[str]:
     """Create the topic of every area and the unassigned one (CreateTopic is idempotent); their ARNs."""
     sns = sns or client("sns")
-    prefix = config.get("NEW_TIP_TOPIC_PREFIX")
-    name_prefix = prefix.rsplit(":", 1)[1]
-    attributes = {}
-    with contextlib.suppress(ConfigurationError):  # no key in a bare local stack: the topic is then unencrypted
-        attributes["KmsMasterKeyId"] = config.get("REPLY_KEY_ID")
+    name_prefix = alert_topics.topic_name_prefix("NEW_TIP_TOPIC_PREFIX")
+    attributes = alert_topics.encryption_attributes()
     arns = []
     # No DisplayName: SNS would put it before every SMS, which then no longer matches its DLT template.
     for area_id in [area.id for area in areas.all_areas()] + [UNASSIGNED]:

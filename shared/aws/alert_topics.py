@@ -75,6 +75,18 @@ def confirmed_subscriptions(area_id: str, language: str, channel: str) -> set[st
     return arns
 
 
+def topic_name_prefix(setting: str) -> str:
+    """The topic name part of an ARN prefix setting (…:sampark-alerts- -> sampark-alerts-)."""
+    return config.get(setting).rsplit(":", 1)[1]
+
+
+def encryption_attributes() -> dict[str, str]:
+    """Topics are encrypted with the stack's data key; a bare local stack without one leaves them unencrypted."""
+    with contextlib.suppress(ConfigurationError):
+        return {"KmsMasterKeyId": config.get("REPLY_KEY_ID")}
+    return {}
+
+
 def ensure_alert_topics(sns=None) -> list[str]:
     """Create every area's topics (CreateTopic is idempotent); their ARNs.
 
@@ -83,11 +95,8 @@ def ensure_alert_topics(sns=None) -> list[str]:
     reliability-security §1.3). Email topics show it as the sender's name.
     """
     sns = sns or client("sns")
-    prefix = config.get("ALERT_TOPIC_PREFIX")
-    name_prefix = prefix.rsplit(":", 1)[1]
-    encryption = {}
-    with contextlib.suppress(ConfigurationError):  # no key in a bare local stack: the topics are then unencrypted
-        encryption["KmsMasterKeyId"] = config.get("REPLY_KEY_ID")
+    name_prefix = topic_name_prefix("ALERT_TOPIC_PREFIX")
+    encryption = encryption_attributes()
     arns = []
     for area in areas.all_areas():
         for language in LANGUAGES:
