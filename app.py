@@ -30,4 +30,4 @@ fetch_media = workers.fetch_media
 send_replies = workers.send_replies
 process_photo_uploads = workers.process_photo_uploads
 receive_sms = sms.receive_sms
-sync_email_subscriptions = subscriptions.sync_email_subscriptions
+sync_subscriptions = subscriptions.sync_subscriptions

@@ -49,11 +49,8 @@ _STATUS_BY_ERROR: list[tuple[type[SamparkError], int]] = [
     (TooManyRequestsError, 429),
     # A message that would break India's DLT rules is the deployment's fault (templates), never the caller's.
     (SmsRefusedError, 500),
-    (StorageUnavailableError, 503),
-    (
-        ReplyUnavailableError,
-        503,
-    ),  # SNS could not take a code or a subscription now  # Meta retries anything but 200: nothing is lost
+    (StorageUnavailableError, 503),  # Meta retries anything but 200: nothing is lost
+    (ReplyUnavailableError, 503),  # SNS could not take a code or a subscription now
     (AuditUnavailableError, 503),  # no trace, no access: the officer may retry
     (ConfigurationError, 500),
 ]

@@ -79,11 +79,24 @@ def sign_up(body: Any, source_address: str) -> dict[str, str]:
     if code is not None:
         _send_code(request.contact, code)
     else:
-        arn = _sns(alert_topics.subscribe, request.area_id, request.language, "email", request.contact)
-        store.set_sns_subscription(subscription.subscription_id, arn)
+        _subscribe_email(subscription, request)
     count("SignUps")
     logger.info("sign-up", extra={"subscription_id": subscription.subscription_id, "kind": request.contact_kind})
     return {"id": subscription.subscription_id, "status": str(SubscriptionStatus.PENDING), "token": token}
+
+
+def _subscribe_email(subscription: Subscription, request: SignUp) -> None:
+    """Ask SNS to mail its confirmation link; remember the subscription it made, unless it was confirmed already.
+
+    SNS answers a Subscribe for an address already confirmed on the topic with that subscription's ARN. Such a
+    sign-up is never tied to it, so nobody can take over, or end, someone else's email alerts by signing their
+    address up again; it stays pending and lapses (the answer is the same, so it tells nothing either).
+    """
+    arn = _sns(alert_topics.subscribe, request.area_id, request.language, "email", request.contact)
+    if _sns(alert_topics.state, arn) == "confirmed":
+        count("SignUpsAlreadySubscribed")
+        return
+    store.set_sns_subscription(subscription.subscription_id, arn)
 
 
 def parse_sign_up(body: Any) -> SignUp:
@@ -161,8 +174,8 @@ def _send_code(phone: str, code: str) -> None:
     """The one-time code by SMS, through the DLT module (its OTP template: the code is its only long number)."""
     try:
         sms.send(phone, "otp", {"code": code})
-    except ClientError as error:
-        raise ReplyUnavailableError("the code could not be sent; try again in a minute") from error
+    except ClientError:
+        raise ReplyUnavailableError("the code could not be sent; try again in a minute") from None  # SNS may quote it
 
 
 # --- verifying ---------------------------------------------------------------------------------------------------
@@ -176,7 +189,7 @@ def verify(subscription_id: str, body: Any) -> dict[str, str]:
     subscription = _existing(subscription_id)
     if subscription.status is SubscriptionStatus.ACTIVE:
         _finish_move(subscription)  # a retry after a crash: finish what the first call left
-        return _status(subscription, SubscriptionStatus.ACTIVE)
+        return {"id": subscription.subscription_id, "status": str(SubscriptionStatus.ACTIVE)}  # no code was checked
     if subscription.contact_kind == EMAIL:
         raise InvalidRequestError("an email subscription is confirmed by the link in SNS's email, not by a code")
     _check_code_usable(subscription)
@@ -216,7 +229,12 @@ def activate(subscription: Subscription, *, via: str) -> None:
             events.append(_consent("moved", via, previous))
         try:
             store.activate(subscription, arn, previous, events, clock.now())
-        except store.SubscriptionChangedError:
+        except store.SubscriptionChangedError as error:
+            if error.operation == "opt-out":  # STOP arrived after this sign-up began: its code no longer counts
+                _settle_lost_activation(subscription, arn)
+                raise VerificationExpiredError(
+                    "this number left the alerts after this code was sent: sign up again"
+                ) from None
             current = store.get(subscription.subscription_id)
             if current is None or current.status is SubscriptionStatus.PENDING:
                 continue  # the contact's home changed meanwhile: read it again
@@ -224,13 +242,13 @@ def activate(subscription: Subscription, *, via: str) -> None:
             return
         count("SubscriptionsActivated")
         if previous is not None:
-            _remove_from_sns(previous, keep=arn)
+            _remove_from_sns(previous)
         return
     raise StorageUnavailableError("the subscription kept changing; try again")
 
 
 def _settle_lost_activation(current: Subscription, arn: str) -> None:
-    """Another request activated or ended the sign-up first: finish its move, or take back our SNS subscription."""
+    """The sign-up was not activated here: finish a parallel activation's move, or take back our SNS subscription."""
     if current.status is SubscriptionStatus.ACTIVE:
         _finish_move(current)
         return
@@ -249,15 +267,19 @@ def _finish_move(subscription: Subscription) -> None:
     current = store.get(subscription.subscription_id)
     replaced = store.get(current.replaces_id) if current and current.replaces_id else None
     if replaced is not None and replaced.status is SubscriptionStatus.ENDED:
-        _remove_from_sns(replaced, keep=current.sns_subscription_arn if current else None)
+        _remove_from_sns(replaced)
 
 
-def _remove_from_sns(subscription: Subscription, *, keep: str | None = None) -> None:
+def _remove_from_sns(subscription: Subscription) -> None:
+    """Unsubscribe an ended subscription on SNS, unless its ARN is the contact's home's too: SNS answers a
+    Subscribe of the same number to the same topic with the same subscription (a verified re-sign-up)."""
     arn = subscription.sns_subscription_arn
-    if arn and arn != keep:  # re-subscribing the same address to the same topic returns the same ARN: keep it
+    if not arn:
+        return
+    home = _home(subscription.contact_hash, except_id=subscription.subscription_id)
+    if home is None or home.sns_subscription_arn != arn:
         _sns(alert_topics.unsubscribe, arn)
-    if arn:
-        store.forget_sns_subscription(subscription.subscription_id)
+    store.forget_sns_subscription(subscription.subscription_id)
 
 
 # --- leaving -----------------------------------------------------------------------------------------------------
@@ -266,7 +288,10 @@ def _remove_from_sns(subscription: Subscription, *, keep: str | None = None) -> 
 def leave(subscription_id: str, token: Any) -> dict[str, str]:
     """DELETE /subscriptions/{id}: with the sign-up's token, the subscription ends and the contact opts out."""
     subscription = _with_token(subscription_id, token)
-    end(subscription, reason="left", via="web")
+    # Only a verified subscription opts its number or address out: anyone can start a sign-up with someone else's
+    # number and hold its token, and must not be able to silence that number with it.
+    verified = subscription.status is SubscriptionStatus.ACTIVE
+    end(subscription, reason="left" if verified else "cancelled", via="web", opt_out=verified)
     return _status(subscription, SubscriptionStatus.ENDED)
 
 
@@ -281,7 +306,7 @@ def end(subscription: Subscription, *, reason: str, via: str, opt_out: bool = Tr
     if subscription.status is SubscriptionStatus.ENDED:
         _remove_from_sns(subscription)  # a retry: make sure SNS forgot it too
         return
-    event = "withdrawn" if opt_out else "lapsed"
+    event = "withdrawn" if opt_out else ("cancelled" if reason == "cancelled" else "lapsed")
     try:
         store.end(
             subscription,
@@ -333,13 +358,11 @@ def subscribe_from_chat(phone: str, area_text: str, language: str, *, via: str) 
 # --- email: SNS's confirmation and unsubscribe links -------------------------------------------------------------
 
 
-def sync_email_subscriptions() -> dict[str, int]:
-    """Scheduled: activate email sign-ups SNS has confirmed, end those whose unsubscribe link was used."""
-    outcome = {"activated": 0, "lapsed": 0, "unsubscribed": 0}
-    for subscription_id in store.email_subscription_ids(SubscriptionStatus.PENDING):
-        subscription = store.get(subscription_id)
-        if subscription is None or subscription.sns_subscription_arn is None:
-            continue
+def sync_with_sns() -> dict[str, int]:
+    """Scheduled: activate email sign-ups SNS has confirmed, end those whose unsubscribe link was used, and remove
+    from SNS what ended subscriptions may have left there (a failed Unsubscribe, a crash)."""
+    outcome = {"activated": 0, "lapsed": 0, "unsubscribed": 0, "cleaned": 0}
+    for subscription in _in_sns_state(store.SNS_PENDING):
         sns_state = _sns(alert_topics.state, subscription.sns_subscription_arn)
         if sns_state == "confirmed":
             activate(subscription, via="email")
@@ -348,18 +371,25 @@ def sync_email_subscriptions() -> dict[str, int]:
             end(subscription, reason="unconfirmed", via="email", opt_out=False)
             outcome["lapsed"] += 1
     confirmed: dict[tuple[str, str], set[str]] = {}
-    for subscription_id in store.email_subscription_ids(SubscriptionStatus.ACTIVE):
-        subscription = store.get(subscription_id)
-        if subscription is None:
-            continue
+    for subscription in _in_sns_state(store.SNS_ACTIVE):
         topic = (subscription.area_id, subscription.language)
         if topic not in confirmed:
             confirmed[topic] = _sns(alert_topics.confirmed_subscriptions, *topic, "email")
-        if subscription.sns_subscription_arn not in confirmed[topic]:  # the unsubscribe link in an alert was used
+        arn = subscription.sns_subscription_arn
+        # Missing from the listing, and SNS confirms it is gone: the unsubscribe link in an alert was used.
+        if arn not in confirmed[topic] and (arn is None or _sns(alert_topics.state, arn) == "gone"):
             end(subscription, reason="unsubscribed", via="email")
             outcome["unsubscribed"] += 1
-    logger.info("email subscriptions synchronised", extra=outcome)
+    for subscription in _in_sns_state(store.SNS_CLEANUP):
+        _remove_from_sns(subscription)
+        outcome["cleaned"] += 1
+    logger.info("subscriptions synchronised with SNS", extra=outcome)
     return outcome
+
+
+def _in_sns_state(state: str) -> list[Subscription]:
+    found = (store.get(subscription_id) for subscription_id in store.ids_in_sns_state(state))
+    return [subscription for subscription in found if subscription is not None]
 
 
 # --- statistics --------------------------------------------------------------------------------------------------

@@ -107,8 +107,7 @@ _SUBSCRIPTION_TEXTS = {
     ),
     "unsubscribed": "अब आपको धनबाद पुलिस के अलर्ट नहीं मिलेंगे।\nYou will get no more Dhanbad Police alerts.",
     "subscribe_help": (
-        "अलर्ट के लिए अपना थाना क्षेत्र भेजें, जैसे: सदस्यता धनबाद\n"
-        "For alerts, send your police area, e.g. SUBSCRIBE Dhanbad"
+        "अलर्ट के लिए अपना थाना क्षेत्र भेजें, जैसे: सदस्यता धनबाद\nFor alerts, send your police area, e.g. SUBSCRIBE Dhanbad"
     ),
     "subscribe_link": (
         "पुलिस अलर्ट SMS या ईमेल पर पाने के लिए यहाँ नाम लिखवाएँ: {link}\n"

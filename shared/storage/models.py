@@ -10,7 +10,7 @@ One table, keys ``pk``/``sk``:
 - ``TIP#<id>`` / ``FOLLOWUP#<time>#<id>``  a question the police sent (or will send) to the informant
 - ``SUBSCRIPTION#<id>`` / ``SUBSCRIPTION``  a citizen's sign-up for one area's alerts (number or address sealed)
 - ``CONTACT#<hash>`` / ``CONTACT``   a number's or address's home subscription (one area each)
-- ``OPTOUT#<hash>`` / ``OPTOUT``     the opt-out list: a number or address that left
+- ``OPTOUT#<hash>`` / ``OPTOUT``     the opt-out list: a number or address that left (until it signs up again)
 - ``CONSENT#<hash>`` / ``<time>#<event>#<id>``  the consent record, kept without expiry
 - ``SUBSCRIBERS`` / ``<area>#<language>#<channel>``  active subscriptions counted, for the statistics
 Officer queries use sparse indexes keyed by status, area and channel (see README, "Tip lists"), never a Scan;
@@ -364,14 +364,16 @@ class CounterItem(Model):
     value = NumberAttribute(default=0)
 
 
-class EmailSyncIndex(GlobalSecondaryIndex["SubscriptionItem"]):
-    """Email subscriptions whose SNS state the sync checks (confirmed, unsubscribed by the link): sparse."""
+class SnsSyncIndex(GlobalSecondaryIndex["SubscriptionItem"]):
+    """Subscriptions the scheduled sync has business with on SNS: sparse, keys only."""
 
     class Meta:
-        index_name = "by-email-state"
+        index_name = "by-sns-state"
         projection = KeysOnlyProjection()
 
-    email_state = UnicodeAttribute(hash_key=True)  # "pending" or "active"; removed when the subscription ends
+    # "pending" / "active": an email subscription (SNS's confirmation and unsubscribe links are checked);
+    # "cleanup": an ended one whose SNS subscription may still exist (removed when it is gone).
+    sns_state = UnicodeAttribute(hash_key=True)
     pk = UnicodeAttribute(range_key=True)
 
 
@@ -398,11 +400,11 @@ class SubscriptionItem(Model):
     sns_subscription_arn = UnicodeAttribute(null=True)
     replaces_id = UnicodeAttribute(null=True)  # the home subscription this one moved away from
     ended_reason = UnicodeAttribute(null=True)
-    email_state = UnicodeAttribute(null=True)
+    sns_state = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)  # pending and ended sign-ups go; active ones stay
-    by_email_state = EmailSyncIndex()
+    by_sns_state = SnsSyncIndex()
 
 
 class ContactItem(Model):
@@ -418,15 +420,17 @@ class ContactItem(Model):
 
 
 class OptOutItem(Model):
-    """``OPTOUT#<hash>`` / ``OPTOUT``: the number or address left; only a fresh verified sign-up removes this."""
+    """``OPTOUT#<hash>`` / ``OPTOUT``: the number or address left (``opted_out_at``); a fresh verified sign-up
+    lifts it (``lifted_at``, later). Never deleted: the functions may not delete from the table."""
 
     class Meta(_Meta):
         pass
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True, default="OPTOUT")
-    opted_out_at = UTCDateTimeAttribute()
-    channel = UnicodeAttribute()
+    opted_out_at = UTCDateTimeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    lifted_at = UTCDateTimeAttribute(null=True)
 
 
 class ConsentItem(Model):

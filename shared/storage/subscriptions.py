@@ -29,12 +29,19 @@ from shared.storage.transactions import ConditionFailedError, commit, is_conditi
 # the consent record keeps what happened.
 UNFINISHED_RETENTION = timedelta(days=7)
 COUNTS_KEY = "SUBSCRIBERS"
+# The states of the sparse index the scheduled sync reads (models.SnsSyncIndex).
+SNS_PENDING, SNS_ACTIVE, SNS_CLEANUP = "pending", "active", "cleanup"
 
 Operation = tuple[str, Callable]
 
 
 class SubscriptionChangedError(Exception):
-    """The subscription or its contact's home changed between the read and the write: read again."""
+    """The subscription, its contact's home or its opt-out changed between the read and the write (``operation``
+    names which condition failed)."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(operation)
+        self.operation = operation
 
 
 def _pk(subscription_id: str) -> str:
@@ -46,8 +53,6 @@ def create(subscription: Subscription, consent: ConsentEvent) -> None:
     models.bind()
     item = _item(subscription)
     item.expires_at = subscription.created_at + UNFINISHED_RETENTION
-    if subscription.contact_kind == "email":
-        item.email_state = str(SubscriptionStatus.PENDING)
     commit(
         [("subscription", lambda tx: tx.save(item, condition=SubscriptionItem.pk.does_not_exist())), _consent(consent)]
     )
@@ -73,26 +78,32 @@ def home_of(contact_hash: str) -> str | None:
 
 
 def opted_out_at(contact_hash: str) -> datetime | None:
+    """When the number or address went on the opt-out list, unless a later verified sign-up lifted it."""
     models.bind()
     try:
-        return OptOutItem.get(f"OPTOUT#{contact_hash}", "OPTOUT", consistent_read=True).opted_out_at
+        item = OptOutItem.get(f"OPTOUT#{contact_hash}", "OPTOUT", consistent_read=True)
     except DoesNotExist:
         return None
+    if item.opted_out_at is None or (item.lifted_at is not None and item.lifted_at > item.opted_out_at):
+        return None
+    return item.opted_out_at
 
 
 def set_sns_subscription(subscription_id: str, arn: str) -> None:
-    """Remember the SNS subscription an email sign-up created (confirmed later through SNS's link)."""
+    """Remember the SNS subscription an email sign-up created; the sync watches for SNS's confirmation."""
     models.bind()
     SubscriptionItem(pk=_pk(subscription_id)).update(
-        actions=[SubscriptionItem.sns_subscription_arn.set(arn)], condition=SubscriptionItem.pk.exists()
+        actions=[SubscriptionItem.sns_subscription_arn.set(arn), SubscriptionItem.sns_state.set(SNS_PENDING)],
+        condition=SubscriptionItem.subscription_status == str(SubscriptionStatus.PENDING),
     )
 
 
 def forget_sns_subscription(subscription_id: str) -> None:
-    """The ended subscription's SNS subscription was removed."""
+    """The ended subscription's SNS subscription was removed: nothing is left for the sync to clean up."""
     models.bind()
     SubscriptionItem(pk=_pk(subscription_id)).update(
-        actions=[SubscriptionItem.sns_subscription_arn.remove()], condition=SubscriptionItem.pk.exists()
+        actions=[SubscriptionItem.sns_subscription_arn.remove(), SubscriptionItem.sns_state.remove()],
+        condition=SubscriptionItem.subscription_status == str(SubscriptionStatus.ENDED),
     )
 
 
@@ -137,8 +148,8 @@ def activate(
 ) -> None:
     """Make the pending sign-up the contact's home, active on its topic; the previous home ends ("moved").
 
-    Conditions: the sign-up is still pending and the contact's home is still ``previous``. A fresh verified
-    sign-up also takes the contact off the opt-out list.
+    Conditions: the sign-up is still pending, the contact's home is still ``previous``, and the contact did not
+    opt out after this sign-up began. A fresh verified sign-up lifts an earlier opt-out.
     """
     models.bind()
     actions = [
@@ -150,14 +161,14 @@ def activate(
         SubscriptionItem.updated_at.set(at),
     ]
     if subscription.contact_kind == "email":
-        actions.append(SubscriptionItem.email_state.set(str(SubscriptionStatus.ACTIVE)))
+        actions.append(SubscriptionItem.sns_state.set(SNS_ACTIVE))
     if previous is not None:
         actions.append(SubscriptionItem.replaces_id.set(previous.subscription_id))
     pending = SubscriptionItem.subscription_status == str(SubscriptionStatus.PENDING)
     operations: list[Operation] = [
         ("subscription", lambda tx: tx.update(_ref(subscription), actions=actions, condition=pending)),
         _home(subscription.contact_hash, subscription.subscription_id, previous, at),
-        ("opt-out", lambda tx: tx.delete(OptOutItem(pk=f"OPTOUT#{subscription.contact_hash}"))),
+        _lift_opt_out(subscription, at),
         *[_consent(event) for event in consent],
     ]
     operations += _count_changes(added=subscription, removed=previous)
@@ -214,11 +225,11 @@ def counts() -> list[SubscriberCount]:
     ]
 
 
-def email_subscription_ids(state: SubscriptionStatus) -> list[str]:
-    """Ids of email sign-ups in ``state`` (pending or active), for the sync with SNS's confirmations."""
+def ids_in_sns_state(state: str) -> list[str]:
+    """Ids of subscriptions in an SNS sync state: pending or active emails, ended ones to clean up on SNS."""
     models.bind()
     try:
-        keys = SubscriptionItem.by_email_state.query(str(state))
+        keys = SubscriptionItem.by_sns_state.query(state)
         return [item.pk.removeprefix("SUBSCRIPTION#") for item in keys]
     except QueryError as error:
         raise StorageUnavailableError("could not list email subscriptions") from error
@@ -253,7 +264,10 @@ def _end_operation(subscription: Subscription, reason: str, at: datetime) -> Ope
         SubscriptionItem.subscription_status.set(str(SubscriptionStatus.ENDED)),
         SubscriptionItem.ended_reason.set(reason),
         SubscriptionItem.code_hash.remove(),
-        SubscriptionItem.email_state.remove(),
+        # Until its SNS subscription is known to be gone, the sync keeps removing it (a failed Unsubscribe, a crash).
+        SubscriptionItem.sns_state.set(SNS_CLEANUP)
+        if subscription.sns_subscription_arn
+        else SubscriptionItem.sns_state.remove(),
         SubscriptionItem.expires_at.set(at + UNFINISHED_RETENTION),
         SubscriptionItem.updated_at.set(at),
     ]
@@ -291,8 +305,16 @@ def _count_change(subscription: Subscription, delta: int) -> Operation:
 
 
 def _opt_out(contact_hash: str, channel: str, at: datetime) -> Operation:
-    item = OptOutItem(pk=f"OPTOUT#{contact_hash}", opted_out_at=at, channel=channel)
-    return "opt-out", lambda tx: tx.save(item)
+    item = OptOutItem(pk=f"OPTOUT#{contact_hash}")
+    actions = [OptOutItem.opted_out_at.set(at), OptOutItem.channel.set(channel)]
+    return "opt-out", lambda tx: tx.update(item, actions=actions)
+
+
+def _lift_opt_out(subscription: Subscription, at: datetime) -> Operation:
+    """Lift the contact's opt-out, unless it opted out after this sign-up began (a code sent before a STOP)."""
+    item = OptOutItem(pk=f"OPTOUT#{subscription.contact_hash}")
+    before_sign_up = OptOutItem.opted_out_at.does_not_exist() | (OptOutItem.opted_out_at < subscription.created_at)
+    return "opt-out", lambda tx: tx.update(item, actions=[OptOutItem.lifted_at.set(at)], condition=before_sign_up)
 
 
 def _consent(event: ConsentEvent) -> Operation:

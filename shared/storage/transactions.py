@@ -51,16 +51,15 @@ def commit(operations: list) -> None:
 
 
 class NamedTransaction:
-    """Passes operations to the transaction and remembers their names in the order PynamoDB sends them
-    (all deletes, then all puts, then all updates: pynamodb's
-    connection.transact_write_items), which is the order of DynamoDB's cancellation reasons."""
+    """Passes operations to the transaction and remembers their names in the order PynamoDB sends them (all puts,
+    then all updates), which is the order of DynamoDB's cancellation reasons. No deletes: IAM lets the functions
+    put and update, never delete."""
 
     def __init__(self) -> None:
         self.transaction: TransactWrite | None = None
         self.current = ""
         self._puts: list[str] = []
         self._updates: list[str] = []
-        self._deletes: list[str] = []
 
     def save(self, *args, **kwargs) -> None:
         self._puts.append(self.current)
@@ -70,9 +69,5 @@ class NamedTransaction:
         self._updates.append(self.current)
         self.transaction.update(*args, **kwargs)  # type: ignore[union-attr]
 
-    def delete(self, *args, **kwargs) -> None:
-        self._deletes.append(self.current)
-        self.transaction.delete(*args, **kwargs)  # type: ignore[union-attr]
-
     def sent_order(self) -> list[str]:
-        return self._deletes + self._puts + self._updates
+        return self._puts + self._updates

@@ -629,7 +629,7 @@ def check_subscriptions(stack: RunningStack, aws: LocalAws) -> None:
     assert status == 200 and stats["counts"] == [{"area_id": "jharia", "language": "hi", "channel": "sms", "active": 1}]
     assert SUBSCRIBER[3:].encode() not in json.dumps(stats).encode()
 
-    status, left = call(stack, "DELETE", f"/subscriptions/{created['id']}?token={created['token']}", None)
+    status, left = call(stack, "DELETE", f"/subscriptions/{created['id']}", None, {"token": created["token"]})
     assert (status, left["status"]) == (200, "ended")
     assert aws.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
 

@@ -646,8 +646,21 @@ def test_the_merge_template_has_no_circular_dependency() -> None:
     assert cycles == []
 
 
+def _statements_by_sid() -> dict[str, dict[str, Any]]:
+    return {
+        statement["Sid"]: statement
+        for resource in RESOURCES.values()
+        for statement in _policy_statements(resource)
+        if "Sid" in statement
+    }
+
+
+def _roles_with(policy_id: str) -> set[str]:
+    return {role["Ref"] for role in RESOURCES[policy_id]["Properties"]["Roles"]}
+
+
 def test_only_the_email_sync_may_list_alert_topics_subscriptions() -> None:
-    statements = {s["Sid"]: s for s in RESOURCES["DataAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+    statements = _statements_by_sid()
     prefix = GLOBAL_ENV["ALERT_TOPIC_PREFIX"]["Fn::Sub"]
 
     managing = statements["AlertSubscriptions"]
@@ -663,7 +676,7 @@ def test_only_the_email_sync_may_list_alert_topics_subscriptions() -> None:
     assert [(name, s["Action"], s["Resource"]) for name, s in listing] == [
         ("SubscriptionSyncRole", ["sns:ListSubscriptionsByTopic"], [{"Fn::Sub": prefix + "*"}])
     ]
-    assert RESOURCES["SyncEmailSubscriptions"]["Properties"]["Role"] == {"Fn::GetAtt": ["SubscriptionSyncRole", "Arn"]}
+    assert RESOURCES["SyncSubscriptions"]["Properties"]["Role"] == {"Fn::GetAtt": ["SubscriptionSyncRole", "Arn"]}
 
 
 def _policy_statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
@@ -676,7 +689,7 @@ def _policy_statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_sms_to_phone_numbers_may_not_publish_to_any_topic() -> None:
-    statements = {s["Sid"]: s for s in RESOURCES["DataAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+    statements = _statements_by_sid()
 
     sms = statements["SmsToPhoneNumbers"]
 
@@ -686,9 +699,23 @@ def test_sms_to_phone_numbers_may_not_publish_to_any_topic() -> None:
 
 
 def test_subscribers_numbers_are_decrypted_only_under_their_own_purpose() -> None:
-    statements = {s["Sid"]: s for s in RESOURCES["DataAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+    statements = _statements_by_sid()
 
     contacts = statements["SubscriberContacts"]
 
     assert contacts["Action"] == ["kms:Decrypt"]
     assert contacts["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "sampark-subscriber-contact"}}
+
+
+def test_subscriber_data_and_sms_sending_go_only_to_the_roles_that_need_them() -> None:
+    # GetSubscriptionAttributes shows an endpoint in clear, like the listing: the reply sender never gets it.
+    assert _roles_with("SubscriberAccessPolicy") == {"DefaultRole", "SubscriptionSyncRole"}
+    assert _roles_with("SmsSendingPolicy") == {"DefaultRole", "ReplySenderRole"}
+    data_access = {s["Sid"] for s in RESOURCES["DataAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+    assert not {"AlertSubscriptions", "SubscriberContacts", "SmsToPhoneNumbers"} & data_access
+
+
+def test_no_function_may_delete_from_the_tips_table() -> None:
+    # Opt-outs are lifted by an update, never deleted (shared/storage/subscriptions.py); expiry is DynamoDB's TTL.
+    tips = _statements_by_sid()["Tips"]
+    assert "dynamodb:DeleteItem" not in tips["Action"] and "dynamodb:BatchWriteItem" not in tips["Action"]

@@ -16,13 +16,14 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from moto.sns.models import sns_backends
 
-from shared import sms, subscriptions
+from shared import privacy, sms, subscriptions
 from shared.aws import alert_topics
 from shared.aws.clients import client
 from tests.helpers import table_items
 from tests.officers import OFFICER_SARAIDHELA, SUPERVISOR, json_of
 from tools.local_stack import DEVELOPMENT_SETTINGS
 from tools.resources import ACCOUNT_ID
+from tools.sns_email import confirm_email, start_email_subscriptions_pending
 
 REGION = "ap-south-1"
 PHONE = "+919835011111"  # made up
@@ -86,12 +87,22 @@ def subscribers(officer_api, aws, monkeypatch) -> Subscribers:
         monkeypatch.setenv(name, DEVELOPMENT_SETTINGS[name])
     sms.reset()
     alert_topics.ensure_alert_topics()
+    undo_pending = start_email_subscriptions_pending()  # as SNS: an address confirms by its link
     calls: list[dict[str, Any]] = []
     client("sns").meta.events.register(
         "before-parameter-build.sns.Publish", lambda params, **_: calls.append(json.loads(json.dumps(params)))
     )
     yield Subscribers(officer_api, aws, calls)
+    undo_pending()
     sms.reset()
+
+
+def opted_out(subscribers: Subscribers, phone_or_email: str = PHONE) -> bool:
+    """Whether the number (or address) is on the opt-out list now: opted out and not lifted since."""
+    from shared.storage import subscriptions as store
+
+    kind = "email" if "@" in phone_or_email else "phone"
+    return store.opted_out_at(privacy.contact_hash(kind, phone_or_email)) is not None
 
 
 def stored(subscribers: Subscribers, prefix: str) -> list[dict[str, Any]]:
@@ -99,6 +110,10 @@ def stored(subscribers: Subscribers, prefix: str) -> list[dict[str, Any]]:
     deserializer = TypeDeserializer()
     items = ({k: deserializer.deserialize(v) for k, v in item.items()} for item in table_items(subscribers.stack))
     return [item for item in items if item["pk"].startswith(prefix)]
+
+
+def token_header(created: dict[str, str]) -> dict[str, str]:
+    return {"X-Subscription-Token": created["token"]}
 
 
 def topic(area: str, language: str, channel: str) -> str:
@@ -316,6 +331,16 @@ def test_an_unverified_sign_up_moves_nothing(subscribers):
     assert subscribers.sns_subscriptions(PHONE) == [(topic("saraidhela", "hi", "sms"), "sms")]
 
 
+def test_leaving_the_old_sign_up_of_a_re_signed_number_keeps_the_new_one(subscribers):
+    old = subscribers.active_phone()
+    subscribers.active_phone()  # the same area again: SNS shares the one subscription between them
+
+    response = subscribers.api.delete(f"/subscriptions/{old['id']}", headers=token_header(old))
+
+    assert response.status_code == 200
+    assert subscribers.sns_subscriptions(PHONE) == [(topic("saraidhela", "hi", "sms"), "sms")]
+
+
 def test_signing_up_again_for_the_same_area_keeps_one_subscription(subscribers):
     subscribers.active_phone()
     subscribers.active_phone()
@@ -331,20 +356,24 @@ def test_signing_up_again_for_the_same_area_keeps_one_subscription(subscribers):
 def test_delete_with_the_token_ends_it_removes_it_from_sns_and_opts_the_number_out(subscribers):
     created = subscribers.active_phone()
 
-    response = subscribers.api.delete(f"/subscriptions/{created['id']}?token={created['token']}")
+    response = subscribers.api.delete(f"/subscriptions/{created['id']}", headers=token_header(created))
 
     assert response.status_code == 200 and json_of(response)["status"] == "ended"
     assert subscribers.sns_subscriptions(PHONE) == []
-    assert stored(subscribers, "OPTOUT#")
+    assert opted_out(subscribers)
     again = subscribers.api.delete(f"/subscriptions/{created['id']}", body={"token": created["token"]})
     assert again.status_code == 200  # leaving twice is fine
 
 
-@pytest.mark.parametrize("token", ["", "?token=wrong", "?token="])
-def test_delete_with_a_wrong_or_missing_token_is_403_and_changes_nothing(subscribers, token):
+@pytest.mark.parametrize(
+    "how",
+    [{}, {"headers": {"X-Subscription-Token": "wrong"}}, {"body": {"token": ""}}, {"body": {"token": None}}],
+    ids=["none", "wrong-header", "empty-body", "null-body"],
+)
+def test_delete_with_a_wrong_or_missing_token_is_403_and_changes_nothing(subscribers, how):
     created = subscribers.active_phone()
 
-    response = subscribers.api.delete(f"/subscriptions/{created['id']}{token}")
+    response = subscribers.api.delete(f"/subscriptions/{created['id']}", **how)
 
     assert response.status_code == 403
     assert subscribers.sns_subscriptions(PHONE) == [(topic("saraidhela", "hi", "sms"), "sms")]
@@ -353,12 +382,30 @@ def test_delete_with_a_wrong_or_missing_token_is_403_and_changes_nothing(subscri
 def test_the_owner_reads_the_state_with_the_token_and_nobody_else_can(subscribers):
     created = subscribers.signed_up(phone=PHONE)
 
-    mine = subscribers.api.get(f"/subscriptions/{created['id']}?token={created['token']}")
-    theirs = subscribers.api.get(f"/subscriptions/{created['id']}?token=guess")
+    mine = subscribers.api.get(f"/subscriptions/{created['id']}", headers=token_header(created))
+    theirs = subscribers.api.get(f"/subscriptions/{created['id']}", headers={"X-Subscription-Token": "guess"})
+    in_the_url = subscribers.api.get(f"/subscriptions/{created['id']}?token={created['token']}")
 
     assert mine.status_code == 200 and json_of(mine)["status"] == "pending"
     assert PHONE not in mine.body.decode()
     assert theirs.status_code == 403
+    assert in_the_url.status_code == 403  # never in a URL: access logs and browser histories keep those
+
+
+def test_cancelling_an_unverified_sign_up_does_not_opt_the_number_out(subscribers, fixed_clock, monkeypatch):
+    # Anyone can start a sign-up with someone else's number and hold its token: that must not silence the number.
+    theirs = subscribers.signed_up(phone=PHONE)
+    owners_code = subscribers.last_code()
+    mine = subscribers.signed_up(phone=PHONE)
+
+    response = subscribers.api.delete(f"/subscriptions/{theirs['id']}", headers=token_header(theirs))
+
+    assert response.status_code == 200 and json_of(response)["status"] == "ended"
+    assert not opted_out(subscribers)
+    assert subscribers.verify(mine["id"], subscribers.last_code()).status_code == 200
+    assert owners_code  # the cancelled sign-up's code was never needed
+    events = [c["event"] for c in _consent_items(subscribers)]
+    assert events.count("cancelled") == 1 and "withdrawn" not in events
 
 
 def test_a_code_sent_before_the_number_opted_out_no_longer_works(subscribers):
@@ -383,7 +430,7 @@ def test_after_opting_out_only_a_fresh_verified_sign_up_brings_the_number_back(s
     subscribers.verify(created["id"], subscribers.last_code())
 
     assert subscribers.sns_subscriptions(PHONE) == [(topic("saraidhela", "hi", "sms"), "sms")]
-    assert not stored(subscribers, "OPTOUT#")
+    assert not opted_out(subscribers)
 
 
 # --- email: SNS's links ------------------------------------------------------------------------------------------
@@ -396,14 +443,13 @@ def _sns_subscription(endpoint: str):
 
 def test_the_sync_activates_an_email_sns_confirmed_and_waits_for_one_it_did_not(subscribers):
     created = subscribers.signed_up(email=EMAIL, areas=["jharia"], language="en")
-    _sns_subscription(EMAIL).attributes["PendingConfirmation"] = "true"
 
-    assert subscriptions.sync_email_subscriptions()["activated"] == 0
-    _sns_subscription(EMAIL).attributes["PendingConfirmation"] = "false"  # the citizen followed the link
-    outcome = subscriptions.sync_email_subscriptions()
+    assert subscriptions.sync_with_sns()["activated"] == 0
+    assert confirm_email(EMAIL, REGION) == 1  # the citizen followed the link
+    outcome = subscriptions.sync_with_sns()
 
-    assert outcome == {"activated": 1, "lapsed": 0, "unsubscribed": 0}
-    state = json_of(subscribers.api.get(f"/subscriptions/{created['id']}?token={created['token']}"))
+    assert outcome == {"activated": 1, "lapsed": 0, "unsubscribed": 0, "cleaned": 0}
+    state = json_of(subscribers.api.get(f"/subscriptions/{created['id']}", headers=token_header(created)))
     assert state["status"] == "active"
     stats = json_of(subscribers.api.get("/subscriptions/stats", groups=SUPERVISOR))
     assert stats["by_channel"] == {"sms": 0, "email": 1}
@@ -411,13 +457,14 @@ def test_the_sync_activates_an_email_sns_confirmed_and_waits_for_one_it_did_not(
 
 def test_the_sync_ends_an_email_whose_unsubscribe_link_was_used(subscribers):
     created = subscribers.signed_up(email=EMAIL, areas=["jharia"], language="en")
-    subscriptions.sync_email_subscriptions()
+    confirm_email(EMAIL, REGION)
+    subscriptions.sync_with_sns()
     client("sns").unsubscribe(SubscriptionArn=_sns_subscription(EMAIL).arn)  # SNS's link in an alert
 
-    outcome = subscriptions.sync_email_subscriptions()
+    outcome = subscriptions.sync_with_sns()
 
     assert outcome["unsubscribed"] == 1
-    state = json_of(subscribers.api.get(f"/subscriptions/{created['id']}?token={created['token']}"))
+    state = json_of(subscribers.api.get(f"/subscriptions/{created['id']}", headers=token_header(created)))
     assert state["status"] == "ended"
     events = [(c["event"], c["channel"]) for c in _consent_items(subscribers)]
     assert events == [("signed_up", "web"), ("verified", "email"), ("withdrawn", "email")]
@@ -427,8 +474,58 @@ def test_the_sync_lets_an_unconfirmed_email_lapse_without_opting_it_out(subscrib
     subscribers.signed_up(email=EMAIL)
     client("sns").unsubscribe(SubscriptionArn=_sns_subscription(EMAIL).arn)  # SNS deleted it after 48 hours
 
-    assert subscriptions.sync_email_subscriptions()["lapsed"] == 1
+    assert subscriptions.sync_with_sns()["lapsed"] == 1
     assert not stored(subscribers, "OPTOUT#")
+
+
+def test_signing_up_a_confirmed_address_again_cannot_take_it_over_or_end_it(subscribers):
+    # The owner's address is confirmed on Jharia's English topic.
+    owner = subscribers.signed_up(email=EMAIL, areas=["jharia"], language="en")
+    confirm_email(EMAIL, REGION)
+    subscriptions.sync_with_sns()
+    # Someone else signs the same address up for the same topic; SNS answers with the owner's subscription.
+    intruder = subscribers.signed_up(email=EMAIL, areas=["jharia"], language="en")
+
+    subscribers.api.delete(f"/subscriptions/{intruder['id']}", headers=token_header(intruder))
+    subscriptions.sync_with_sns()
+
+    assert subscribers.sns_subscriptions(EMAIL) == [(topic("jharia", "en", "email"), "email")]
+    state = json_of(subscribers.api.get(f"/subscriptions/{owner['id']}", headers=token_header(owner)))
+    assert state["status"] == "active"
+    assert not opted_out(subscribers)
+
+
+def test_a_confirmed_move_of_an_address_leaves_only_the_new_topic(subscribers):
+    subscribers.signed_up(email=EMAIL, areas=["jharia"], language="en")
+    confirm_email(EMAIL, REGION)
+    subscriptions.sync_with_sns()
+
+    subscribers.signed_up(email=EMAIL, areas=["sindri"], language="hi")
+    subscriptions.sync_with_sns()
+    assert len(subscribers.sns_subscriptions(EMAIL)) == 2  # the new one waits for its link: the old one stays
+    confirm_email(EMAIL, REGION)
+    subscriptions.sync_with_sns()
+
+    assert subscribers.sns_subscriptions(EMAIL) == [(topic("sindri", "hi", "email"), "email")]
+
+
+def test_a_failed_unsubscribe_is_finished_by_the_sync(subscribers, monkeypatch):
+    created = subscribers.active_phone()
+    real_unsubscribe = alert_topics.unsubscribe
+
+    def unavailable(arn: str) -> None:
+        raise subscriptions.ReplyUnavailableError("SNS is down")
+
+    monkeypatch.setattr(alert_topics, "unsubscribe", unavailable)
+    response = subscribers.api.delete(f"/subscriptions/{created['id']}", headers=token_header(created))
+    assert response.status_code == 503  # ended in Sampark, still on SNS
+    assert subscribers.sns_subscriptions(PHONE) != []
+    monkeypatch.setattr(alert_topics, "unsubscribe", real_unsubscribe)
+
+    assert subscriptions.sync_with_sns()["cleaned"] == 1
+
+    assert subscribers.sns_subscriptions(PHONE) == []
+    assert subscriptions.sync_with_sns()["cleaned"] == 0  # nothing left to clean
 
 
 # --- consent and statistics --------------------------------------------------------------------------------------
@@ -443,7 +540,7 @@ def test_every_step_is_in_the_consent_record_with_time_and_channel(subscribers, 
     monkeypatch.setattr("shared.clock.now", lambda: fixed_clock + timedelta(minutes=1))
     second = subscribers.active_phone(area="jharia")
     monkeypatch.setattr("shared.clock.now", lambda: fixed_clock + timedelta(minutes=2))
-    subscribers.api.delete(f"/subscriptions/{second['id']}?token={second['token']}")
+    subscribers.api.delete(f"/subscriptions/{second['id']}", headers=token_header(second))
 
     record = [(c["event"], c["channel"], c["subscription_id"], c["area_id"]) for c in _consent_items(subscribers)]
 
@@ -463,7 +560,8 @@ def test_stats_count_per_area_language_and_channel_without_identifiers(subscribe
     subscribers.active_phone(PHONE, area="jharia", language="hi")
     subscribers.active_phone(OTHER_PHONE, area="jharia", language="en")
     subscribers.signed_up(email=EMAIL, areas=["sindri"], language="en")
-    subscriptions.sync_email_subscriptions()
+    confirm_email(EMAIL, REGION)
+    subscriptions.sync_with_sns()
 
     response = subscribers.api.get("/subscriptions/stats", groups=SUPERVISOR)
 

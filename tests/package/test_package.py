@@ -182,11 +182,11 @@ def test_the_email_subscription_sync_runs_app_py_on_a_schedule(built: Built) -> 
     import app
     from functions.subscriptions import SYNC_EVERY_MINUTES
 
-    properties = serverless_functions(built.template)["SyncEmailSubscriptions"]
+    properties = serverless_functions(built.template)["SyncSubscriptions"]
     [event] = properties["Events"].values()
 
-    assert properties["Handler"] == "app.sync_email_subscriptions"
-    assert app.sync_email_subscriptions is app.app.handler_map["sync_email_subscriptions"]
+    assert properties["Handler"] == "app.sync_subscriptions"
+    assert app.sync_subscriptions is app.app.handler_map["sync_subscriptions"]
     assert event["Type"] == "Schedule"
     assert event["Properties"]["Schedule"] == f"rate({SYNC_EVERY_MINUTES} minutes)"
 
