@@ -41,7 +41,7 @@ from shared.areas import all_areas
 from shared.aws import alert_topics
 from shared.channels import meta, x
 from shared.channels.sms import INBOUND_TOPIC
-from tools import sms_outbox
+from tools import sms_outbox, sns_email
 from tools.fake_graph import DEMO_MEDIA_ID, DEMO_PHOTO, FakeGraphServer, with_demo_media
 from tools.fake_x import FakeXServer
 from tools.resources import ACCOUNT_ID, PUBLIC_MEDIA_URL_SETTING, LocalStack
@@ -493,6 +493,7 @@ def start_all(
     moto_url = f"http://{HOST}:{ports.moto}"
     running.callback(start_moto(ports.moto).stop)
     running.callback(stop_thread, *sms_outbox.start(REGION, SMS_OUTBOX))  # there is no phone here
+    running.callback(sns_email.start_email_subscriptions_pending())  # as SNS: an address confirms by its mail
     session = MotoSession(moto_url)
     stack = LocalStack(session)
     stack_env = {
