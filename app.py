@@ -4,7 +4,7 @@ import functools
 
 from chalice import Chalice, ConvertToMiddleware
 
-from functions import areas, audit, messenger, sms, subscriptions, tips, wanted, whatsapp, workers, x
+from functions import areas, audit, broadcasts, messenger, sms, subscriptions, tips, wanted, whatsapp, workers, x
 from shared.observability import logger, metrics
 
 app = Chalice(app_name="sampark", configure_logs=False)
@@ -20,6 +20,7 @@ app.register_blueprint(tips.bp)
 app.register_blueprint(audit.bp)
 app.register_blueprint(wanted.bp)
 app.register_blueprint(subscriptions.bp)
+app.register_blueprint(broadcasts.bp)
 app.register_blueprint(workers.bp)
 
 # Lambda entry points of the queue-triggered functions. Chalice names blueprint handlers by module

@@ -48,6 +48,10 @@ DEFAULTS: dict[str, str] = {
     "CODE_MAX_ATTEMPTS": "5",
     # The name alert emails come from (the email topics' DisplayName; SMS topics have none).
     "ALERT_EMAIL_DISPLAY_NAME": "Dhanbad Police",
+    # A broadcast's estimate (README, "Broadcasts": where each figure comes from; check the pricing page).
+    "SMS_PRICE_PER_PART_USD": "0.004",
+    "EMAIL_PRICE_PER_MESSAGE_USD": "0.00002",
+    "SMS_PARTS_PER_SECOND": "20",
 }
 
 # Credentials and keys: in AWS they live in the Secrets Manager secret, never in a plain environment variable.

@@ -1,0 +1,172 @@
+"""Broadcasts' dry run on moto: the texts each topic would get, the audience, the cost; nothing is ever sent."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from moto.sns.models import sns_backends
+
+from shared import sms, subscriptions
+from shared.aws import alert_topics
+from tests.functional.test_wanted import create
+from tests.officers import OFFICER_JHARIA, SUPERVISOR, json_of
+from tests.sms_helpers import record_publishes
+from tools.local_stack import DEVELOPMENT_SETTINGS
+from tools.resources import ACCOUNT_ID
+
+REGION = "ap-south-1"
+TEMPLATE_IDS = {  # tools/demo-dlt-templates.json
+    "alert": "1007000000000000007",
+    "alert_hi": "1007000000000000008",
+    "otp": "1007000000000000001",
+}
+
+
+@pytest.fixture
+def supervisor(officer_api, aws, monkeypatch) -> Any:
+    for name in ("SMS_SENDER_ID", "DLT_ENTITY_ID", "DLT_TEMPLATES_FILE"):
+        monkeypatch.setenv(name, DEVELOPMENT_SETTINGS[name])
+    sms.reset()
+    alert_topics.ensure_alert_topics()
+    yield officer_api
+    sms.reset()
+
+
+def subscribe(count: int, area: str, language: str) -> None:
+    """``count`` numbers subscribed to the area's SMS alerts (as if each had written SUBSCRIBE)."""
+    name = "झरिया" if language == "hi" else area
+    for n in range(count):
+        assert subscriptions.subscribe_from_chat(f"+9198351{n:05d}", name, language, via="sms")
+
+
+def dry_run(supervisor, body: dict[str, Any], groups=SUPERVISOR) -> Any:
+    return supervisor.post("/broadcasts?dry_run=true", groups=groups, body=body)
+
+
+def test_a_dry_run_of_a_notice_shows_each_text_the_audience_and_the_cost_and_sends_nothing(supervisor):
+    notice = create(supervisor)
+    subscribe(3, "jharia", "hi")
+    publishes = record_publishes()
+    body = {"wanted_id": notice["id"], "areas": ["jharia"], "languages": ["hi", "en"], "channels": ["sms", "email"]}
+
+    response = dry_run(supervisor, body)
+
+    assert response.status_code == 200, response.body
+    answer = json_of(response)
+    texts = {(t["language"], t["channel"]): t for t in answer["texts"]}
+    assert set(texts) == {("hi", "sms"), ("hi", "email"), ("en", "sms"), ("en", "email")}
+    assert texts[("en", "sms")]["encoding"] == "GSM-7" and "W-0001" in texts[("en", "sms")]["text"]
+    assert texts[("hi", "sms")]["encoding"] == "UCS-2" and "झरिया" in texts[("hi", "sms")]["text"]
+    assert texts[("hi", "sms")]["parts"] == sms.parts(texts[("hi", "sms")]["text"])
+    assert "लगभग 30 वर्ष" in texts[("hi", "email")]["text"]  # the whole notice by email
+    assert texts[("en", "email")]["subject"].isascii()
+    assert answer["audience"]["total"] == 3
+    assert answer["topics"] == 4  # one publish per area x language x channel, whatever the audience
+    hindi_parts = texts[("hi", "sms")]["parts"]
+    assert answer["estimate"]["sms_parts"] == 3 * hindi_parts
+    assert answer["estimate"]["cost_usd"] == round(3 * hindi_parts * 0.004, 4)
+    assert answer["estimate"]["sms_seconds"] == round(3 * hindi_parts / 20, 1)
+    assert publishes == [] and dict(sns_backends[ACCOUNT_ID][REGION].sms_messages) == {}
+
+
+@pytest.mark.parametrize(
+    ("subject_chars", "encoding", "parts"),
+    [(None, "GSM-7", 1), ("x", "GSM-7", 1), ("क", "UCS-2", 2)],
+    ids=["latin", "latin-max", "one-devanagari-letter"],
+)
+def test_the_encoding_and_parts_follow_the_text(supervisor, subject_chars, encoding, parts):
+    subject = "road closed near bus stand" if subject_chars is None else subject_chars * 30
+    body = {
+        "template_id": TEMPLATE_IDS["alert"],
+        "variables": {"subject": subject},
+        "areas": ["bank-more"],
+        "languages": ["en"],
+        "channels": ["sms"],
+    }
+
+    [text] = json_of(dry_run(supervisor, body))["texts"]
+
+    assert (text["encoding"], text["parts"]) == (encoding, parts)
+    assert subject in text["text"] and "Bank More" in text["text"]
+
+
+def test_parts_at_the_gsm7_and_ucs2_boundaries(supervisor, tmp_path, monkeypatch):
+    # Templates made to land exactly on 160/161 GSM-7 and 70/71 UCS-2 characters.
+    templates = {
+        "templates": [
+            {"id": "9", "purpose": "alert", "text": "A" * 130 + "{#var#}", "variables": [_subject()]},
+            {"id": "10", "purpose": "alert_hi", "text": "क" * 41 + "{#var#}", "variables": [_subject()]},
+        ]
+    }
+    path = tmp_path / "templates.json"
+    path.write_text(json.dumps(templates, ensure_ascii=False), encoding="utf-8")
+    monkeypatch.setenv("DLT_TEMPLATES_FILE", str(path))
+    sms.reset()
+
+    def parts_of(subject: str, language: str) -> tuple[str, int]:
+        body = {"template_id": "9", "variables": {"subject": subject}, "areas": ["jharia"], "languages": [language]}
+        [text] = json_of(dry_run(supervisor, {**body, "channels": ["sms"]}))["texts"]
+        return text["encoding"], text["parts"]
+
+    assert parts_of("b" * 30, "en") == ("GSM-7", 1)  # 160
+    assert parts_of("b" * 29 + "€", "en") == ("GSM-7", 2)  # € takes two septets: 161
+    assert parts_of("b" * 29, "hi") == ("UCS-2", 1)  # 70
+    assert parts_of("b" * 30, "hi") == ("UCS-2", 2)  # 71
+
+
+def _subject() -> dict[str, Any]:
+    return {"name": "subject", "type": "text", "max": 30}
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"areas": ["atlantis"]}, "areas: unknown 'atlantis'"),
+        ({"areas": []}, "areas must be a non-empty list"),
+        ({"languages": ["bn"]}, "languages: unknown 'bn'"),
+        ({"channels": ["fax"]}, "channels: unknown 'fax'"),
+        ({"template_id": TEMPLATE_IDS["otp"], "variables": {"code": "123456"}}, "not a registered alert template"),
+        ({"template_id": "nope", "variables": {}}, "not a registered alert template"),
+        ({"template_id": TEMPLATE_IDS["alert"], "variables": {"subject": "x", "more": "y"}}, "variables must be"),
+        ({"template_id": TEMPLATE_IDS["alert"], "variables": {"subject": "x" * 31}}, "DLT"),
+        ({"wanted_id": "no-such-notice"}, "no notice"),
+        ({"colour": "red"}, "unknown field 'colour'"),
+    ],
+)
+def test_a_bad_broadcast_is_refused_naming_the_problem(supervisor, body, problem):
+    base = {
+        "template_id": TEMPLATE_IDS["alert"],
+        "variables": {"subject": "road closed"},
+        "areas": ["jharia"],
+        "languages": ["en"],
+        "channels": ["sms"],
+    }
+    if "wanted_id" in body:
+        del base["template_id"], base["variables"]
+
+    response = dry_run(supervisor, {**base, **body})
+
+    assert response.status_code == 400
+    assert problem in json_of(response)["error"]
+
+
+def test_a_captured_notice_cannot_be_broadcast(supervisor):
+    notice = create(supervisor)
+    supervisor.patch(f"/wanted/{notice['id']}", groups=SUPERVISOR, body={"status": "captured"})
+    body = {"wanted_id": notice["id"], "areas": ["jharia"], "languages": ["en"], "channels": ["sms"]}
+
+    response = dry_run(supervisor, body)
+
+    assert response.status_code == 400 and "captured" in json_of(response)["error"]
+
+
+def test_only_supervisors_and_only_dry_runs_for_now(supervisor):
+    body = {"template_id": TEMPLATE_IDS["alert"], "variables": {"subject": "x"}, "areas": ["jharia"]}
+    body |= {"languages": ["en"], "channels": ["sms"]}
+
+    assert dry_run(supervisor, body, groups=OFFICER_JHARIA).status_code == 403
+    assert supervisor.post("/broadcasts?dry_run=true", body=body).status_code == 401
+    sending = supervisor.post("/broadcasts", groups=SUPERVISOR, body=body)
+    assert sending.status_code == 400 and "dry_run" in json_of(sending)["error"]
