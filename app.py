@@ -30,5 +30,6 @@ record_deliveries = workers.record_deliveries
 fetch_media = workers.fetch_media
 send_replies = workers.send_replies
 process_photo_uploads = workers.process_photo_uploads
+send_broadcasts = workers.send_broadcasts
 receive_sms = sms.receive_sms
 sync_subscriptions = subscriptions.sync_subscriptions

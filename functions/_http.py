@@ -13,6 +13,7 @@ from shared import tokens
 from shared.errors import (
     AuditUnavailableError,
     ConfigurationError,
+    ConflictError,
     FollowUpNotAllowedError,
     ForbiddenError,
     HandshakeRejectedError,
@@ -44,6 +45,7 @@ _STATUS_BY_ERROR: list[tuple[type[SamparkError], int]] = [
     (NotFoundError, 404),
     (FollowUpNotAllowedError, 409),
     (TipChangedError, 409),
+    (ConflictError, 409),
     (VerificationFailedError, 400),
     (VerificationExpiredError, 410),
     (TooManyRequestsError, 429),

@@ -1,4 +1,4 @@
-"""Queue-triggered functions: record deliveries, fetch media, send acknowledgements.
+"""Queue-triggered functions: record deliveries, fetch media, send replies, publish photos and broadcasts.
 
 Each reports partial batch failures (Powertools BatchProcessor); only the failed records come back.
 """
@@ -24,6 +24,7 @@ DELIVERIES_QUEUE = "sampark-deliveries"
 MEDIA_QUEUE = "sampark-media"
 REPLIES_QUEUE = "sampark-replies"
 PHOTO_UPLOADS_QUEUE = "sampark-photo-uploads"  # S3 event notifications of uploads/ (Chalice cannot package S3 triggers)
+BROADCASTS_QUEUE = "sampark-broadcasts"
 
 
 def _process(event, record_handler):
@@ -96,3 +97,15 @@ def _process_upload(record: SQSRecord) -> None:
 
     receive_count = int(record.attributes.approximate_receive_count or 1)
     wanted_photos.process_notification(json.loads(record.body), receive_count)
+
+
+# One broadcast per invocation: it publishes once per targeted topic (at most areas x 2 languages x 2 channels).
+@bp.on_sqs_message(queue=BROADCASTS_QUEUE, batch_size=1, name="send_broadcasts")
+def send_broadcasts(event):
+    return _process(event, _send_broadcast)
+
+
+def _send_broadcast(record: SQSRecord) -> None:
+    from shared import broadcasts
+
+    broadcasts.send(json.loads(record.body)["broadcast_id"])

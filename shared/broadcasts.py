@@ -5,22 +5,41 @@ It becomes one publish per targeted topic — area x language x channel (shared/
 never grows with the number of subscribers: SNS does the fan-out. SMS text is a DLT template filled per topic
 (the area's name differs); email carries the full notice.
 
-This module composes and counts (the dry run); sending comes with the rest of the broadcasts issue.
+A broadcast is stored with its Idempotency-Key in one transaction (the same key again returns the first broadcast
+and sends nothing); a large audience waits for a second supervisor; the sending itself is a queued job
+(send_broadcasts) that publishes to each topic once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared import access, areas, config, sms, wanted
-from shared.aws import alert_topics
-from shared.domain import Localized, WantedNotice, WantedStatus
-from shared.errors import InvalidRequestError, SmsRefusedError
+from shared import access, areas, clock, config, sms, wanted
+from shared.aws import alert_topics, queues
+from shared.domain import Broadcast, BroadcastStatus, Localized, WantedNotice, WantedStatus
+from shared.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+    SmsRefusedError,
+)
+from shared.observability import count, logger
+from shared.paging import is_record_id
+from shared.storage import broadcasts as store
 from shared.storage import subscriptions as subscribers
 from shared.storage import wanted as notices
 from shared.tokens import Principal
+
+BROADCASTS_QUEUE = "BROADCASTS_QUEUE_URL"
+# Longer than one publish takes, shorter than the queue's visibility timeout: a dead sender's topic is retried.
+TOPIC_LEASE_SECONDS = 60
+_KEY_MAX = 255
 
 _FIELDS = frozenset({"wanted_id", "template_id", "variables", "areas", "languages", "channels"})
 # The SMS templates of a wanted notice, per language (tools/demo-dlt-templates.json: the district registers its own).
@@ -236,10 +255,7 @@ def dry_run(principal: Principal, body: Any) -> dict[str, Any]:
     """POST /broadcasts?dry_run=true: the texts, the audience, the cost and the time; nothing is sent."""
     access.require_supervisor(principal)
     request = parse_request(body)
-    try:
-        messages = compose(request)
-    except SmsRefusedError as error:
-        raise InvalidRequestError(f"the SMS cannot be sent as DLT requires: {error}") from None
+    messages = _composed(request)
     reach = audience(request)
     return {
         "dry_run": True,
@@ -247,6 +263,181 @@ def dry_run(principal: Principal, body: Any) -> dict[str, Any]:
         "audience": _audience_view(reach),
         "estimate": _estimate(messages, reach),
         "topics": len(messages),
+    }
+
+
+def _composed(request: BroadcastRequest) -> list[Message]:
+    try:
+        return compose(request)
+    except SmsRefusedError as error:
+        raise InvalidRequestError(f"the SMS cannot be sent as DLT requires: {error}") from None
+
+
+# --- sending -----------------------------------------------------------------------------------------------------
+
+
+def create(principal: Principal, body: Any, idempotency_key: str | None) -> dict[str, Any]:
+    """POST /broadcasts: stored with its key, then queued (or left for a second supervisor's approval)."""
+    access.require_supervisor(principal)
+    key_pk = _key_pk(principal, idempotency_key)
+    request = parse_request(body)
+    _composed(request)  # every text is checked before anything is stored
+    normalised = _normalised(request)
+    request_hash = hashlib.sha256(json.dumps(normalised, sort_keys=True).encode()).hexdigest()
+    reach = audience(request)
+    total = sum(reach.values())
+    needs_approval = total > config.get_int("BROADCAST_APPROVAL_THRESHOLD")
+    broadcast = Broadcast(
+        broadcast_id=str(uuid.uuid4()),
+        status=BroadcastStatus.PENDING_APPROVAL if needs_approval else BroadcastStatus.SENDING,
+        request=normalised,
+        audience=_audience_view(reach)["counts"],
+        audience_total=total,
+        created_by=principal.username,
+        created_by_subject=principal.subject,
+        created_at=clock.now(),
+    )
+    try:
+        store.create(broadcast, key_pk, request_hash)
+    except store.KeyUsedError as used:
+        return _replay(used, request_hash)
+    count("BroadcastsCreated")
+    logger.info("broadcast created", extra={"broadcast_id": broadcast.broadcast_id, "status": str(broadcast.status)})
+    if broadcast.status is BroadcastStatus.SENDING:
+        queues.enqueue(BROADCASTS_QUEUE, [{"broadcast_id": broadcast.broadcast_id}])
+    return broadcast_view(broadcast)
+
+
+def _key_pk(principal: Principal, idempotency_key: str | None) -> str:
+    """Keys are a supervisor's own: two supervisors who pick the same key do not see each other's broadcast."""
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > _KEY_MAX or not key.isascii() or not key.isprintable():
+        raise InvalidRequestError("send an Idempotency-Key header (1 to 255 characters, e.g. a UUID) with a broadcast")
+    return f"IDEMPOTENCY#{principal.subject}#{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _replay(used: store.KeyUsedError, request_hash: str) -> dict[str, Any]:
+    """The first broadcast of this key, sending nothing new; a different request under the same key is a conflict."""
+    if used.request_hash != request_hash:
+        raise ConflictError("this Idempotency-Key was used for a different broadcast: use a new key")
+    broadcast = store.get(used.broadcast_id)
+    if broadcast is None:
+        raise ConflictError("this Idempotency-Key is being used by a broadcast right now: retry in a moment")
+    if broadcast.status is BroadcastStatus.SENDING:
+        # The first request may have died before queueing it; the sender publishes to each topic once anyway.
+        queues.enqueue(BROADCASTS_QUEUE, [{"broadcast_id": broadcast.broadcast_id}])
+    count("BroadcastKeyReplays")
+    return broadcast_view(broadcast)
+
+
+def _normalised(request: BroadcastRequest) -> dict[str, Any]:
+    content = (
+        {"wanted_id": request.notice.wanted_id}
+        if request.notice is not None
+        else {"template_id": request.template_id, "variables": dict(request.variables)}
+    )
+    return {
+        **content,
+        "areas": list(request.areas),
+        "languages": list(request.languages),
+        "channels": list(request.channels),
+    }
+
+
+def approve(principal: Principal, broadcast_id: str) -> dict[str, Any]:
+    """POST /broadcasts/{id}/approve: a second supervisor lets a large broadcast go out."""
+    access.require_supervisor(principal)
+    broadcast = _existing(broadcast_id)
+    if broadcast.created_by_subject == principal.subject:
+        raise ForbiddenError("a second supervisor must approve a broadcast this large, not the one who created it")
+    if broadcast.status is not BroadcastStatus.PENDING_APPROVAL:
+        raise ConflictError(f"the broadcast is {broadcast.status}, not waiting for approval")
+    approved = store.set_status(
+        broadcast_id,
+        BroadcastStatus.SENDING,
+        BroadcastStatus.PENDING_APPROVAL,
+        clock.now(),
+        approved_by=principal.username,
+        approved_by_subject=principal.subject,
+        approved_at=clock.now(),
+    )
+    if not approved:
+        raise ConflictError("the broadcast was approved or changed meanwhile: reload it")
+    queues.enqueue(BROADCASTS_QUEUE, [{"broadcast_id": broadcast_id}])
+    count("BroadcastsApproved")
+    return broadcast_view(_existing(broadcast_id))
+
+
+def get_broadcast(principal: Principal, broadcast_id: str) -> dict[str, Any]:
+    access.require_supervisor(principal)
+    return broadcast_view(_existing(broadcast_id))
+
+
+def list_broadcasts(principal: Principal) -> dict[str, Any]:
+    access.require_supervisor(principal)
+    return {"broadcasts": [broadcast_view(b) for b in store.list_recent(limit=100)]}
+
+
+def _existing(broadcast_id: str) -> Broadcast:
+    broadcast = store.get(broadcast_id) if is_record_id(broadcast_id) else None
+    if broadcast is None:
+        raise NotFoundError("no such broadcast")
+    return broadcast
+
+
+def send(broadcast_id: str) -> str:
+    """The queued job: publish to each targeted topic once (claimed first), then mark the broadcast sent."""
+    broadcast = store.get(broadcast_id)
+    if broadcast is None or broadcast.status is not BroadcastStatus.SENDING:
+        return "nothing_to_send"
+    try:
+        messages = compose(parse_request(broadcast.request))
+    except (InvalidRequestError, SmsRefusedError) as error:  # e.g. the notice was captured before sending
+        store.set_status(
+            broadcast_id, BroadcastStatus.CANCELLED, BroadcastStatus.SENDING, clock.now(), problem=str(error)[:300]
+        )
+        logger.warning("broadcast cancelled", extra={"broadcast_id": broadcast_id, "reason": str(error)})
+        return "cancelled"
+    published = dict(broadcast.sns_message_ids)
+    for message in messages:
+        topic = alert_topics.topic_name(message.area_id, message.language, message.channel)
+        if topic in published:
+            continue
+        now = int(clock.now().timestamp())
+        if not store.claim_topic(broadcast_id, topic, now, TOPIC_LEASE_SECONDS):
+            raise RuntimeError(f"topic {topic} is being published by another sender: retry later")
+        store.mark_published(broadcast_id, topic, _publish(message), clock.now())
+        count("BroadcastPublishes")
+    store.set_status(broadcast_id, BroadcastStatus.SENT, BroadcastStatus.SENDING, clock.now())
+    logger.info("broadcast sent", extra={"broadcast_id": broadcast_id, "topics": len(messages)})
+    return "sent"
+
+
+def _publish(message: Message) -> str:
+    where = (message.area_id, message.language, message.channel)
+    if message.channel == "sms":
+        # The DLT attributes go on the topic publish; whether SNS passes them on to each SMS subscriber must be
+        # checked once in a real account (README, "Broadcasts").
+        return alert_topics.publish(*where, message.text, MessageAttributes=sms.message_attributes(message.template_id))
+    return alert_topics.publish(*where, message.text, Subject=message.subject)
+
+
+def broadcast_view(broadcast: Broadcast) -> dict[str, Any]:
+    return {
+        "id": broadcast.broadcast_id,
+        "status": str(broadcast.status),
+        "request": broadcast.request,
+        "audience": {"total": broadcast.audience_total, "counts": broadcast.audience},
+        "sns_message_ids": [message_id for _, message_id in broadcast.sns_message_ids],
+        "topics": [{"topic": topic, "message_id": message_id} for topic, message_id in broadcast.sns_message_ids],
+        "created_by": broadcast.created_by,
+        "created_at": broadcast.created_at.isoformat(),
+        "approved_by": broadcast.approved_by,
+        "approved_at": broadcast.approved_at.isoformat() if broadcast.approved_at else None,
+        "finished_at": broadcast.finished_at.isoformat() if broadcast.finished_at else None,
+        "problem": broadcast.problem,
+        # SMS delivery counts come from SNS's delivery-status logs in AWS (README, "Broadcasts"); none locally.
+        "delivery": {"delivered": None, "failed": None},
     }
 
 

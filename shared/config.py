@@ -52,6 +52,8 @@ DEFAULTS: dict[str, str] = {
     "SMS_PRICE_PER_PART_USD": "0.004",
     "EMAIL_PRICE_PER_MESSAGE_USD": "0.00002",
     "SMS_PARTS_PER_SECOND": "20",
+    # A broadcast to more recipients than this waits for a second supervisor's approval.
+    "BROADCAST_APPROVAL_THRESHOLD": "5000",
 }
 
 # Credentials and keys: in AWS they live in the Secrets Manager secret, never in a plain environment variable.

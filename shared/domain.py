@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 class Channel(enum.StrEnum):
@@ -416,3 +417,31 @@ class SubscriberCount:
     language: str
     channel: str
     active: int
+
+
+# --- broadcasts ---------------------------------------------------------------------------------------------------
+
+
+class BroadcastStatus(enum.StrEnum):
+    PENDING_APPROVAL = "pending_approval"  # a large audience waits for a second supervisor
+    SENDING = "sending"  # queued: the broadcast sender publishes to each topic once
+    SENT = "sent"  # every topic published (SNS accepted; delivery is counted apart)
+    CANCELLED = "cancelled"  # nothing more is sent (e.g. the notice was captured before sending)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Broadcast:
+    broadcast_id: str
+    status: BroadcastStatus
+    request: dict[str, Any]  # the normalised request: notice or template, areas, languages, channels
+    audience: list[dict[str, Any]]  # per area, language and channel
+    audience_total: int
+    created_by: str
+    created_by_subject: str
+    created_at: datetime
+    approved_by: str | None = None
+    approved_by_subject: str | None = None
+    approved_at: datetime | None = None
+    finished_at: datetime | None = None
+    problem: str | None = None
+    sns_message_ids: tuple[tuple[str, str], ...] = ()  # (topic name, message id), as published

@@ -104,3 +104,7 @@ class VerificationFailedError(SamparkError):
 
 class VerificationExpiredError(SamparkError):
     """The one-time code expired or its attempts are used up: sign up again for a new code."""
+
+
+class ConflictError(SamparkError):
+    """The request conflicts with the record's state (already approved, a key reused for another request)."""

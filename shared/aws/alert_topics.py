@@ -28,7 +28,7 @@ _NOT_FOUND = ("NotFound", "NotFoundException", "ResourceNotFoundException")
 
 def topic_arn(area_id: str, language: str, channel: str) -> str:
     """ALERT_TOPIC_PREFIX is an ARN up to the area, e.g. arn:aws:sns:ap-south-1:123456789012:sampark-alerts-."""
-    return f"{config.get('ALERT_TOPIC_PREFIX')}{area_id}-{language}-{channel}"
+    return f"{config.get('ALERT_TOPIC_PREFIX')}{topic_name(area_id, language, channel)}"
 
 
 def subscribe(area_id: str, language: str, channel: str, endpoint: str) -> str:
@@ -44,6 +44,17 @@ def subscribe(area_id: str, language: str, channel: str, endpoint: str) -> str:
         ReturnSubscriptionArn=True,
     )
     return str(response["SubscriptionArn"])
+
+
+def publish(area_id: str, language: str, channel: str, text: str, **options: object) -> str:
+    """Publish to one alert topic (SNS fans it out); its MessageId. ``options``: Subject, MessageAttributes."""
+    response = client("sns").publish(TopicArn=topic_arn(area_id, language, channel), Message=text, **options)
+    return str(response["MessageId"])
+
+
+def topic_name(area_id: str, language: str, channel: str) -> str:
+    """The part of the topic's name after the prefix: what a broadcast records per publish."""
+    return f"{area_id}-{language}-{channel}"
 
 
 def unsubscribe(subscription_arn: str) -> None:

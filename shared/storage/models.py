@@ -13,6 +13,9 @@ One table, keys ``pk``/``sk``:
 - ``OPTOUT#<hash>`` / ``OPTOUT``     the opt-out list: a number or address that left (until it signs up again)
 - ``CONSENT#<hash>`` / ``<time>#<event>#<id>``  the consent record, kept without expiry
 - ``SUBSCRIBERS`` / ``<area>#<language>#<channel>``  active subscriptions counted, for the statistics
+- ``BROADCAST#<id>`` / ``BROADCAST``  a broadcast: who, what, to whom, its state
+- ``BROADCAST#<id>`` / ``TOPIC#<topic>``  its publish to one topic (claimed, then SNS's message id)
+- ``IDEMPOTENCY#<subject>#<key hash>`` / ``IDEMPOTENCY``  a supervisor's Idempotency-Key, bound to one broadcast
 Officer queries use sparse indexes keyed by status, area and channel (see README, "Tip lists"), never a Scan;
 only tip items carry their key attributes, so notes, media and follow-ups never appear in them.
 The audit trail is a table of its own (``AuditItem``): append-only, kept without expiry.
@@ -464,6 +467,66 @@ class SubscriberCountItem(Model):
     active = NumberAttribute(default=0)
 
 
+class BroadcastListingIndex(GlobalSecondaryIndex["BroadcastItem"]):
+    class Meta:
+        index_name = "by-broadcast-listing"
+        projection = AllProjection()
+
+    broadcast_listing = UnicodeAttribute(hash_key=True)  # always "BROADCAST": broadcasts are few (a few a month)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class BroadcastItem(Model):
+    """``BROADCAST#<id>`` / ``BROADCAST``: the request as sent, who sent and approved it, its audience and state."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="BROADCAST")
+    broadcast_id = UnicodeAttribute()
+    broadcast_status = UnicodeAttribute()
+    request = UnicodeAttribute()  # the normalised request, JSON
+    audience = UnicodeAttribute()  # per area, language and channel, JSON
+    audience_total = NumberAttribute()
+    created_by = UnicodeAttribute()
+    created_by_subject = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    approved_by = UnicodeAttribute(null=True)
+    approved_by_subject = UnicodeAttribute(null=True)
+    approved_at = UTCDateTimeAttribute(null=True)
+    finished_at = UTCDateTimeAttribute(null=True)
+    problem = UnicodeAttribute(null=True)
+    broadcast_listing = UnicodeAttribute(default="BROADCAST")
+    created_key = UnicodeAttribute()
+    by_listing = BroadcastListingIndex()
+
+
+class BroadcastTopicItem(Model):
+    """``BROADCAST#<id>`` / ``TOPIC#<topic name>``: one publish, claimed before it is made, then its message id."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    claimed_until = NumberAttribute(null=True)  # epoch seconds: another sender may take it over after this
+    message_id = UnicodeAttribute(null=True)
+    published_at = UTCDateTimeAttribute(null=True)
+
+
+class IdempotencyItem(Model):
+    """``IDEMPOTENCY#<subject>#<key hash>`` / ``IDEMPOTENCY``: the broadcast a supervisor's key created."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="IDEMPOTENCY")
+    broadcast_id = UnicodeAttribute()
+    request_hash = UnicodeAttribute()
+
+
 class ActorIndex(GlobalSecondaryIndex["AuditItem"]):
     class Meta:
         index_name = "by-actor"
@@ -536,6 +599,9 @@ ALL_MODELS: tuple[type[Model], ...] = (
     OptOutItem,
     ConsentItem,
     SubscriberCountItem,
+    BroadcastItem,
+    BroadcastTopicItem,
+    IdempotencyItem,
 )
 
 

@@ -162,11 +162,185 @@ def test_a_captured_notice_cannot_be_broadcast(supervisor):
     assert response.status_code == 400 and "captured" in json_of(response)["error"]
 
 
-def test_only_supervisors_and_only_dry_runs_for_now(supervisor):
+def test_only_supervisors(supervisor):
     body = {"template_id": TEMPLATE_IDS["alert"], "variables": {"subject": "x"}, "areas": ["jharia"]}
     body |= {"languages": ["en"], "channels": ["sms"]}
 
     assert dry_run(supervisor, body, groups=OFFICER_JHARIA).status_code == 403
     assert supervisor.post("/broadcasts?dry_run=true", body=body).status_code == 401
-    sending = supervisor.post("/broadcasts", groups=SUPERVISOR, body=body)
-    assert sending.status_code == 400 and "dry_run" in json_of(sending)["error"]
+    assert send(supervisor, body, groups=OFFICER_JHARIA).status_code == 403
+
+
+# --- sending -----------------------------------------------------------------------------------------------------
+
+
+def send(supervisor, body: dict[str, Any], key: str = "key-1", groups=SUPERVISOR) -> Any:
+    headers = {"Idempotency-Key": key} if key else {}
+    return supervisor.request("POST", "/broadcasts", groups=groups, body=body, headers=headers)
+
+
+def topic_publishes(publishes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [call for call in publishes if "TopicArn" in call]
+
+
+def topic_of(call: dict[str, Any]) -> str:
+    return call["TopicArn"].rsplit(":", 1)[1].removeprefix("sampark-test-alerts-")
+
+
+def notice_body(notice: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    return {
+        "wanted_id": notice["id"],
+        "areas": ["jharia"],
+        "languages": ["hi", "en"],
+        "channels": ["sms", "email"],
+    } | overrides
+
+
+def test_a_broadcast_reaches_exactly_its_areas_topics_with_dlt_attributes_on_sms_and_a_subject_on_email(
+    supervisor, dispatcher
+):
+    notice = create(supervisor)
+    subscribe(2, "jharia", "hi")
+    publishes = record_publishes()
+
+    response = send(supervisor, notice_body(notice))
+    dispatcher.drain()
+
+    assert response.status_code == 202, response.body
+    assert json_of(response)["status"] == "sending" and json_of(response)["audience"]["total"] == 2
+    calls = topic_publishes(publishes)
+    assert sorted(topic_of(c) for c in calls) == [
+        "jharia-en-email",
+        "jharia-en-sms",
+        "jharia-hi-email",
+        "jharia-hi-sms",
+    ]
+    for call in calls:
+        if topic_of(call).endswith("-sms"):
+            attributes = {k: v["StringValue"] for k, v in call["MessageAttributes"].items()}
+            assert attributes["AWS.MM.SMS.TemplateId"] in ("1007000000000000013", "1007000000000000014")
+            assert attributes["AWS.SNS.SMS.SMSType"] == "Transactional" and "Subject" not in call
+        else:
+            assert call["Subject"].isascii() and "W-0001" in call["Subject"] and "MessageAttributes" not in call
+    record = json_of(supervisor.get(f"/broadcasts/{json_of(response)['id']}", groups=SUPERVISOR))
+    assert record["status"] == "sent" and len(record["sns_message_ids"]) == 4
+    assert record["created_by"] and record["delivery"] == {"delivered": None, "failed": None}
+
+
+def test_the_number_of_publishes_does_not_depend_on_the_number_of_subscribers(supervisor, dispatcher):
+    notice = create(supervisor)
+    subscribe(25, "jharia", "hi")
+    publishes = record_publishes()
+
+    send(supervisor, notice_body(notice, languages=["hi"], channels=["sms"]))
+    dispatcher.drain()
+
+    assert len(topic_publishes(publishes)) == 1  # SNS fans out to the 25
+
+
+def test_the_same_key_again_returns_the_first_broadcast_and_sends_nothing(supervisor, dispatcher):
+    notice = create(supervisor)
+    publishes = record_publishes()
+
+    first = send(supervisor, notice_body(notice))
+    dispatcher.drain()
+    again = send(supervisor, notice_body(notice))
+    dispatcher.drain()
+
+    assert json_of(again)["id"] == json_of(first)["id"] and again.status_code == 202
+    assert len(topic_publishes(publishes)) == 4
+    other = send(supervisor, notice_body(notice, areas=["sindri"]))  # the same key for another broadcast
+    assert other.status_code == 409
+
+
+def test_the_same_key_in_two_requests_at_once_sends_once(supervisor, dispatcher):
+    from shared.storage.transactions import connection
+
+    notice = create(supervisor)
+    publishes = record_publishes()
+    answers: list[Any] = []
+    started: list[bool] = []
+
+    def the_other_request_first(**_: Any) -> None:
+        # The second request reaches DynamoDB first: the first one's write of the key must then lose.
+        if not started:
+            started.append(True)
+            answers.append(send(supervisor, notice_body(notice)))
+
+    dynamodb = connection(REGION).client
+    dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", the_other_request_first)
+    try:
+        first = send(supervisor, notice_body(notice))
+    finally:
+        dynamodb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", the_other_request_first)
+    dispatcher.drain()
+
+    assert first.status_code == answers[0].status_code == 202
+    assert json_of(first)["id"] == json_of(answers[0])["id"]
+    assert len(topic_publishes(publishes)) == 4
+
+
+def test_a_broadcast_without_an_idempotency_key_is_refused(supervisor):
+    notice = create(supervisor)
+
+    response = send(supervisor, notice_body(notice), key="")
+
+    assert response.status_code == 400 and "Idempotency-Key" in json_of(response)["error"]
+
+
+def test_a_large_audience_waits_for_a_second_supervisors_approval(supervisor, dispatcher, monkeypatch):
+    monkeypatch.setenv("BROADCAST_APPROVAL_THRESHOLD", "2")
+    notice = create(supervisor)
+    subscribe(3, "jharia", "hi")
+    publishes = record_publishes()
+
+    created = json_of(send(supervisor, notice_body(notice), groups=SUPERVISOR))
+    dispatcher.drain()
+    assert created["status"] == "pending_approval" and topic_publishes(publishes) == []
+
+    by_the_sender = supervisor.post(f"/broadcasts/{created['id']}/approve", groups=SUPERVISOR)
+    assert by_the_sender.status_code == 403  # the one who created it cannot approve it
+    by_an_officer = supervisor.post(f"/broadcasts/{created['id']}/approve", groups=OFFICER_JHARIA)
+    assert by_an_officer.status_code == 403
+
+    approved = supervisor.request("POST", f"/broadcasts/{created['id']}/approve", headers=other_supervisor_token())
+    dispatcher.drain()
+
+    assert approved.status_code == 200 and json_of(approved)["approved_by"] == "second-supervisor"
+    assert len(topic_publishes(publishes)) == 4
+    again = supervisor.request("POST", f"/broadcasts/{created['id']}/approve", headers=other_supervisor_token())
+    assert again.status_code == 409
+
+
+def other_supervisor_token() -> dict[str, str]:
+    from tests.officers import bearer
+
+    return bearer("supervisor", username="second-supervisor", sub="second-supervisor-subject")
+
+
+def test_a_notice_captured_before_sending_is_not_sent(supervisor, dispatcher, monkeypatch):
+    monkeypatch.setenv("BROADCAST_APPROVAL_THRESHOLD", "0")
+    notice = create(supervisor)
+    subscribe(1, "jharia", "hi")
+    publishes = record_publishes()
+    created = json_of(send(supervisor, notice_body(notice)))
+    supervisor.patch(f"/wanted/{notice['id']}", groups=SUPERVISOR, body={"status": "captured"})
+
+    supervisor.request("POST", f"/broadcasts/{created['id']}/approve", headers=other_supervisor_token())
+    dispatcher.drain()
+
+    record = json_of(supervisor.get(f"/broadcasts/{created['id']}", groups=SUPERVISOR))
+    assert record["status"] == "cancelled" and "captured" in record["problem"]
+    assert topic_publishes(publishes) == []
+
+
+def test_supervisors_list_broadcasts_newest_first(supervisor, dispatcher):
+    notice = create(supervisor)
+    first = json_of(send(supervisor, notice_body(notice), key="a"))
+    second = json_of(send(supervisor, notice_body(notice, areas=["sindri"]), key="b"))
+
+    listed = json_of(supervisor.get("/broadcasts", groups=SUPERVISOR))["broadcasts"]
+
+    assert {b["id"] for b in listed} == {first["id"], second["id"]}
+    assert supervisor.get("/broadcasts", groups=OFFICER_JHARIA).status_code == 403
+    assert supervisor.get("/broadcasts/not-an-id", groups=SUPERVISOR).status_code == 404
