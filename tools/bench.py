@@ -11,6 +11,8 @@ the fake Graph API. Timings are from whatever machine runs this: compare the rat
              vs a bare handler, items read per page (ScannedCount; target ≈ page size, flat as the table grows).
              moto's GSI Query walks and sorts the whole table, so its time grows with the table; DynamoDB's does not
              (it reads the items it returns): the items read are the figure that carries over to AWS.
+  broadcast  one broadcast (one area, Hindi, SMS) to 100 and to 10,000 subscribers: SNS requests made by the
+             sender (target: the same for both: SNS fans out) and the sender's time, after a warm-up broadcast.
 """
 
 from __future__ import annotations
@@ -709,6 +711,76 @@ def bench_cold_import() -> None:
 # --- main --------------------------------------------------------------------------------------------------
 
 
+BROADCAST_AUDIENCES = (100, 10_000)
+
+
+def bench_broadcast(recorder: AwsCalls, sink: Sink) -> None:
+    """Requests and time of sending one broadcast, with a small and a large audience on the same topic."""
+    figures: dict[int, tuple[int, float, str]] = {}
+    for audience in BROADCAST_AUDIENCES:
+        print(f"(f) a broadcast to {audience:,} subscribers", flush=True)
+        with fresh_aws(), quiet(sink):
+            from shared import broadcasts
+
+            warm_up, broadcast_id = _broadcast_with_audience(audience), _broadcast_with_audience(0)
+            assert broadcasts.send(warm_up) == "sent"  # clients, templates and the table binding are ready after it
+            recorder.reset()
+            started = time.perf_counter()
+            assert broadcasts.send(broadcast_id) == "sent"
+            seconds = time.perf_counter() - started
+            sns_calls = sum(n for name, n in recorder.calls.items() if name.startswith("sns."))
+            figures[audience] = (sns_calls, seconds, _ops(dict(recorder.calls)))
+    small, large = (figures[n] for n in BROADCAST_AUDIENCES)
+    for audience, (sns_calls, seconds, ops) in figures.items():
+        row(f"broadcast, {audience:,} subscribers: SNS requests", f"{sns_calls}", "", ops)
+        note = "SNS answers Publish before its fan-out"
+        row(f"broadcast, {audience:,} subscribers: sender time", f"{seconds * 1000:.0f} ms", "", note)
+    row("broadcast: SNS requests, 10,000 vs 100 subscribers", f"x{large[0] / small[0]:.2f}", "target x1.00")
+
+
+def _broadcast_with_audience(audience: int) -> str:
+    """A queued broadcast of the demo alert template to Jharia's Hindi SMS topic, after ``audience`` more numbers
+    subscribed to it."""
+    from moto.sns.models import sns_backends
+
+    from shared import broadcasts, sms
+    from shared.aws import alert_topics
+    from shared.storage import models
+    from shared.storage.models import SubscriberCountItem
+    from shared.tokens import Principal
+    from tools.local_stack import DEVELOPMENT_SETTINGS
+    from tools.resources import ACCOUNT_ID
+
+    for name in ("SMS_SENDER_ID", "DLT_ENTITY_ID", "DLT_TEMPLATES_FILE"):
+        os.environ[name] = DEVELOPMENT_SETTINGS[name]
+    os.environ["BROADCAST_APPROVAL_THRESHOLD"] = "1000000"  # no second supervisor here
+    sms.reset()
+    alert_topics.ensure_alert_topics()
+    backend = sns_backends[ACCOUNT_ID][REGION]
+    topic = alert_topics.topic_arn("jharia", "hi", "sms")
+    for n in range(audience):  # straight into moto's backend: 10,000 Subscribe calls would only time moto
+        backend.subscribe(topic, f"+9198{n:08d}", "sms")
+    models.bind()
+    counted = SubscriberCountItem(sk="jharia#hi#sms", area_id="jharia", language="hi", channel="sms")
+    counted.update(
+        actions=[
+            SubscriberCountItem.active.add(audience),
+            SubscriberCountItem.area_id.set("jharia"),
+            SubscriberCountItem.language.set("hi"),
+            SubscriberCountItem.channel.set("sms"),
+        ]
+    )
+    supervisor = Principal(subject="bench-supervisor", username="bench", roles=frozenset({"supervisor"}))
+    body = {
+        "template_id": "1007000000000000008",  # alert_hi of the demo templates
+        "variables": {"subject": "राशन वितरण की सूचना"},
+        "areas": ["jharia"],
+        "languages": ["hi"],
+        "channels": ["sms"],
+    }
+    return broadcasts.create(supervisor, body, idempotency_key=str(uuid.uuid4()))["id"]
+
+
 def main() -> None:
     from tests.conftest import TEST_SETTINGS, load_event  # noqa: F401  (importing it sets the test environment)
     from tests.identities import MESSENGER_PAGE_ID
@@ -736,6 +808,7 @@ def main() -> None:
             for senders in (BULK_MESSAGES, max(1, BULK_MESSAGES // 20)):  # all distinct, then 50 per 1,000
                 bench_bulk(senders, recorder, sink, graph)
             bench_tip_list(recorder, sink)
+            bench_broadcast(recorder, sink)
     finally:
         graph.stop()
     print_table(time.perf_counter() - started, sink)
