@@ -31,5 +31,6 @@ fetch_media = workers.fetch_media
 send_replies = workers.send_replies
 process_photo_uploads = workers.process_photo_uploads
 send_broadcasts = workers.send_broadcasts
+post_to_social = workers.post_to_social
 receive_sms = sms.receive_sms
 sync_subscriptions = subscriptions.sync_subscriptions

@@ -1,4 +1,5 @@
-"""Queue-triggered functions: record deliveries, fetch media, send replies, publish photos and broadcasts.
+"""Queue-triggered functions: record deliveries, fetch media, send replies, publish photos and broadcasts, post
+notices to Facebook and X.
 
 Each reports partial batch failures (Powertools BatchProcessor); only the failed records come back.
 """
@@ -25,6 +26,7 @@ MEDIA_QUEUE = "sampark-media"
 REPLIES_QUEUE = "sampark-replies"
 PHOTO_UPLOADS_QUEUE = "sampark-photo-uploads"  # S3 event notifications of uploads/ (Chalice cannot package S3 triggers)
 BROADCASTS_QUEUE = "sampark-broadcasts"
+SOCIAL_POSTS_QUEUE = "sampark-social-posts"  # subscribed (raw delivery) to the broadcast-events topic
 
 
 def _process(event, record_handler):
@@ -109,3 +111,15 @@ def _send_broadcast(record: SQSRecord) -> None:
     from shared import broadcasts
 
     broadcasts.send(json.loads(record.body)["broadcast_id"])
+
+
+# One event per invocation: it makes at most one post per platform.
+@bp.on_sqs_message(queue=SOCIAL_POSTS_QUEUE, batch_size=1, name="post_to_social")
+def post_to_social(event):
+    return _process(event, _post_one)
+
+
+def _post_one(record: SQSRecord) -> None:
+    from shared import social
+
+    social.handle(json.loads(record.body))

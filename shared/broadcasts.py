@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import access, areas, clock, config, sms, wanted
-from shared.aws import alert_topics, queues
+from shared.aws import alert_topics, events, queues
 from shared.domain import Broadcast, BroadcastStatus, Localized, WantedNotice, WantedStatus
 from shared.errors import (
     ConflictError,
@@ -369,8 +369,12 @@ def approve(principal: Principal, broadcast_id: str) -> dict[str, Any]:
 
 
 def get_broadcast(principal: Principal, broadcast_id: str) -> dict[str, Any]:
+    from shared import social
+
     access.require_supervisor(principal)
-    return broadcast_view(_existing(broadcast_id))
+    broadcast = _existing(broadcast_id)
+    wanted_id = broadcast.request.get("wanted_id")
+    return broadcast_view(broadcast, social.posts_of(wanted_id) if wanted_id else [])
 
 
 def list_broadcasts(principal: Principal) -> dict[str, Any]:
@@ -408,6 +412,10 @@ def send(broadcast_id: str) -> str:
             raise RuntimeError(f"topic {topic} is being published by another sender: retry later")
         store.mark_published(broadcast_id, topic, _publish(message), clock.now())
         count("BroadcastPublishes")
+    if wanted_id := broadcast.request.get("wanted_id"):
+        # Before the status: a sender that dies in between publishes the event again on its retry (the social
+        # posts are made once per notice whatever the number of events); after it, a retry would find nothing to do.
+        events.broadcast_sent(broadcast_id, wanted_id)
     store.set_status(broadcast_id, BroadcastStatus.SENT, BroadcastStatus.SENDING, clock.now())
     logger.info("broadcast sent", extra={"broadcast_id": broadcast_id, "topics": len(messages)})
     return "sent"
@@ -422,7 +430,10 @@ def _publish(message: Message) -> str:
     return alert_topics.publish(*where, message.text, Subject=message.subject)
 
 
-def broadcast_view(broadcast: Broadcast) -> dict[str, Any]:
+def broadcast_view(broadcast: Broadcast, social_posts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``social_posts``: the notice's posts on Facebook and X (shared/social.py), made once per notice: a second
+    broadcast of the same notice shows the first one's (each names its broadcast_id). Only GET /broadcasts/{id}
+    reads them."""
     return {
         "id": broadcast.broadcast_id,
         "status": str(broadcast.status),
@@ -438,6 +449,7 @@ def broadcast_view(broadcast: Broadcast) -> dict[str, Any]:
         "problem": broadcast.problem,
         # SMS delivery counts come from SNS's delivery-status logs in AWS (README, "Broadcasts"); none locally.
         "delivery": {"delivered": None, "failed": None},
+        "social_posts": social_posts or [],
     }
 
 

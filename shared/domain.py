@@ -445,3 +445,23 @@ class Broadcast:
     finished_at: datetime | None = None
     problem: str | None = None
     sns_message_ids: tuple[tuple[str, str], ...] = ()  # (topic name, message id), as published
+
+
+class SocialPostStatus(enum.StrEnum):
+    CLAIMED = "claimed"  # being posted (or its poster died: the claim lapses and a retry takes it over)
+    POSTED = "posted"
+    FAILED = "failed"  # the platform refused it for good
+
+
+@dataclass(frozen=True, kw_only=True)
+class SocialPost:
+    """A wanted notice's post on the police Facebook Page or X account: one per platform and kind."""
+
+    wanted_id: str
+    platform: str  # "facebook" or "x"
+    kind: str  # "notice" (with the photo) or "captured" (the follow-up)
+    status: SocialPostStatus
+    post_id: str | None = None
+    problem: str | None = None
+    broadcast_id: str | None = None  # the broadcast whose sending triggered it
+    posted_at: datetime | None = None

@@ -108,3 +108,11 @@ class VerificationExpiredError(SamparkError):
 
 class ConflictError(SamparkError):
     """The request conflicts with the record's state (already approved, a key reused for another request)."""
+
+
+class SocialPostRejectedError(SamparkError):
+    """Facebook or X refused a post for good (bad request, duplicate, policy): it is recorded as failed."""
+
+
+class SocialPostUnavailableError(SamparkError):
+    """Facebook or X could not take a post now (5xx, 429, throttling, no answer): the queue retries it."""

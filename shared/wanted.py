@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from shared import access, areas, audit, clock, config
-from shared.aws import public_media, uploads
+from shared.aws import events, public_media, uploads
 from shared.domain import Localized, PhotoStatus, WantedDetails, WantedNotice, WantedStatus
 from shared.errors import InvalidRequestError, NotFoundError, TipChangedError
 from shared.paging import is_record_id
@@ -108,6 +108,10 @@ def update_notice(principal: Principal, wanted_id: str, body: Any) -> dict[str, 
         raise TipChangedError("the notice is being changed by someone else right now; reload it and try again")
     if after.status is not WantedStatus.ACTIVE:
         _unpublish(after)
+    if after.status is WantedStatus.CAPTURED:
+        # Also when the same PATCH comes again (e.g. after a 503): the consumer posts each follow-up once, and only
+        # where the notice was posted (shared/social.py).
+        events.notice_captured(wanted_id)
     return supervisor_view(store.get(wanted_id))  # type: ignore[arg-type]
 
 
@@ -290,7 +294,14 @@ def notice_view(notice: WantedNotice) -> dict[str, Any]:
 
 
 def supervisor_view(notice: WantedNotice) -> dict[str, Any]:
-    return {**notice_view(notice), "photo_status": str(notice.photo_status), "photo_problem": notice.photo_problem}
+    from shared import social  # it builds on this module
+
+    return {
+        **notice_view(notice),
+        "photo_status": str(notice.photo_status),
+        "photo_problem": notice.photo_problem,
+        "social_posts": social.posts_of(notice.wanted_id),
+    }
 
 
 def _public_url(key: str | None) -> str | None:

@@ -8,7 +8,9 @@ Used by `make run` (there is no internet) and by the tests. It follows the docum
                                             (no token: the Page token must never be sent to a download host)
 - POST /<version>/me/messages            -> Messenger Send API: {"recipient_id", "message_id"}
                                             (Bearer = the Page access token)
-- GET  /_fake/replies                    -> every reply received so far (for people and tests)
+- POST /<version>/<page-id>/photos {"url", "caption"} -> a Page photo post: {"id", "post_id"} (Bearer = Page token)
+- POST /<version>/<page-id>/feed {"message"}          -> a Page text post: {"id"}              (Bearer = Page token)
+- GET  /_fake/replies                    -> every reply and Page post received so far (for people and tests)
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class FakeGraphState:
     cdn: dict[str, FakeMedia] = field(default_factory=dict)
     replies: list[dict[str, Any]] = field(default_factory=list)
     messenger_replies: list[dict[str, Any]] = field(default_factory=list)
+    page_posts: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     # path prefix -> (status, Graph error) to answer before behaving normally (failure injection for tests)
     failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
@@ -115,6 +118,12 @@ class FakeGraphServer:
             return list(self.state.replies)
 
     @property
+    def page_posts(self) -> list[dict[str, Any]]:
+        """Each Page post: {"page_id", "edge" ("photos" or "feed"), "payload", "id", "query"}."""
+        with self.state.lock:
+            return list(self.state.page_posts)
+
+    @property
     def messenger_replies(self) -> list[dict[str, Any]]:
         """Each Messenger send: {"payload": <the Send API body>, "query": <the URL's query string>}."""
         with self.state.lock:
@@ -131,7 +140,8 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             path = urlsplit(self.path).path
             if path == "/_fake/replies":
-                return self._json(200, {"replies": fake.replies, "messenger_replies": fake.messenger_replies})
+                sent = {"replies": fake.replies, "messenger_replies": fake.messenger_replies}
+                return self._json(200, {**sent, "page_posts": fake.page_posts})
             parts = path.strip("/").split("/")
             if len(parts) == 2 and parts[0] == "cdn":  # signed CDN URLs need no token
                 return None if self._injected_failure(path) else self._bytes(state.cdn.get(parts[1]))
@@ -152,6 +162,10 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
                 if self._injected_failure(path) or not self._authorised(state.page_access_token or ""):
                     return None
                 return self._record_messenger_reply(body)
+            if len(parts) == 3 and parts[0] == fake.version and parts[2] in ("photos", "feed"):
+                if self._injected_failure(path) or not self._authorised(state.page_access_token or ""):
+                    return None
+                return self._record_page_post(parts[1], parts[2], body)
             if self._injected_failure(path) or not self._authorised():
                 return None
             if len(parts) == 3 and parts[0] == fake.version and parts[2] == "messages":
@@ -193,6 +207,34 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
             text = (payload.get("message") or {}).get("text", "")
             print(f"[fake-graph] Messenger reply delivered to the citizen: {text!r}", flush=True)
             return self._json(200, {"recipient_id": recipient, "message_id": f"m_fake{uuid.uuid4().hex}"})
+
+        def _record_page_post(self, page_id: str, edge: str, body: bytes) -> None:
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                return self._json(400, {"error": {"message": "invalid JSON", "code": 100}})
+            if not isinstance(payload, dict):
+                return self._json(400, {"error": {"message": "(#100) Invalid parameter", "code": 100}})
+            if edge == "photos" and not str(payload.get("url", "")).startswith(("http://", "https://")):
+                return self._json(400, {"error": {"message": "(#324) Requires upload file", "code": 324}})
+            if edge == "feed" and not (isinstance(payload.get("message"), str) and payload["message"].strip()):
+                return self._json(400, {"error": {"message": "(#100) Missing message or attachment", "code": 100}})
+            number = uuid.uuid4().int % 10**15
+            post_id = f"{page_id}_{number}"
+            answer = {"id": f"{number + 1}", "post_id": post_id} if edge == "photos" else {"id": post_id}
+            with state.lock:
+                state.page_posts.append(
+                    {
+                        "page_id": page_id,
+                        "edge": edge,
+                        "payload": payload,
+                        "id": post_id,
+                        "query": urlsplit(self.path).query,
+                    }
+                )
+            text = payload.get("caption") or payload.get("message") or ""
+            print(f"[fake-graph] posted on the Page ({edge}): {text.splitlines()[0] if text else ''!r}", flush=True)
+            return self._json(200, answer)
 
         def _media_info(self, media_id: str) -> None:
             media = state.media.get(media_id)

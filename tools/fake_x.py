@@ -1,10 +1,11 @@
-"""A fake X API on 127.0.0.1: records the DMs and public replies we send and serves media, all OAuth 1.0a-checked.
+"""A fake X API on 127.0.0.1: records the DMs, replies and tweets we send and serves media, all OAuth 1.0a-checked.
 
 Used by the tests (there is no internet here). It follows the documented contract and, like X, refuses any request
 whose OAuth 1.0a signature (HMAC-SHA1, user context of the configured account) does not verify:
 - POST /2/dm_conversations/with/<participant id>/messages {"text"}
                                                         -> 201 {"data": {"dm_conversation_id", "dm_event_id"}}
-- POST /2/tweets {"text", "reply": {"in_reply_to_tweet_id"}} -> 201 {"data": {"id", "text"}}
+- POST /2/tweets {"text", "reply"?: {"in_reply_to_tweet_id"}} -> 201 {"data": {"id", "text"}}  (a reply, or the
+                                                        police account's own tweet of a wanted notice)
 - GET  <any path added with add_media(…, signed=True)>, e.g. /ton/<name> or /1.1/ton/data/dm/…  -> the bytes (signed)
 - GET  <any path added with add_media(…, signed=False)>, e.g. /media/<name> (like pbs.twimg.com) -> the bytes
 - GET  /_fake/sent                                                   -> every DM and tweet received so far
@@ -186,7 +187,8 @@ def _handler_for(fake: FakeXServer) -> type[BaseHTTPRequestHandler]:
             tweet_id = fake._new_id()
             with state.lock:
                 state.sent.append({"kind": "tweet", "payload": payload, "id": tweet_id})
-            print(f"[fake-x] public reply posted: {payload['text']!r}", flush=True)
+            what = "public reply" if reply is not None else "tweet"
+            print(f"[fake-x] {what} posted: {payload['text']!r}", flush=True)
             return self._json(201, {"data": {"id": tweet_id, "text": payload["text"]}})
 
         def _signature_ok(self) -> bool:

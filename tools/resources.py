@@ -1,9 +1,9 @@
 """Create Sampark's AWS resources in moto from infra/resources.json: one source of truth for local and AWS.
 
 Only the stateful resource types the app talks to are created (KMS, DynamoDB, S3 with its event notifications to
-SQS, SQS, SNS, and the officers' Cognito user pool with its app client and groups); their properties come from the
-template, with the small subset of intrinsic functions it uses resolved against a local stack name. Lambda's
-asynchronous-invocation settings (retries, on-failure destination) are read for the local dispatcher.
+SQS, SQS, SNS with its queue subscriptions, and the officers' Cognito user pool with its app client and groups); their
+properties come from the template, with the small subset of intrinsic functions it uses resolved against a local stack
+name. Lambda's asynchronous-invocation settings (retries, on-failure destination) are read for the local dispatcher.
 
 There is no CloudFront locally: what the template lets a distribution read from a bucket (its bucket policy's grant to
 cloudfront.amazonaws.com), anyone may read straight from S3 (moto), and PUBLIC_MEDIA_BASE_URL points there
@@ -69,6 +69,8 @@ class LocalStack:
             self._open_what_cloudfront_reads(logical_id)
         for logical_id in self._ordered(("AWS::SNS::Topic",)):
             self._create_topic(logical_id)
+        for logical_id in self._ordered(("AWS::SNS::Subscription",)):
+            self._create_subscription(logical_id)
         for logical_id in self._ordered(("AWS::Cognito::UserPool",)):
             self._create_user_pool(logical_id)
         for logical_id in self._ordered(("AWS::Cognito::UserPoolClient",)):
@@ -353,6 +355,32 @@ class LocalStack:
         # Like the queues: moto accepts KmsMasterKeyId, but a local topic needs no key (and no policy).
         arn = self.session.client("sns").create_topic(Name=name)["TopicArn"]
         self.physical[logical_id] = {"Ref": arn, "TopicArn": arn, "TopicName": name}
+
+    def _create_subscription(self, logical_id: str) -> None:
+        """A topic's subscription (SQS only: the broadcast-events topic -> the social-posts queue); moto delivers to
+        the queue on every publish. Its other properties (RawMessageDelivery, FilterPolicy, …) are SNS attributes."""
+        properties = self._properties(logical_id)
+        if properties["Protocol"] != "sqs":
+            raise NotImplementedError(
+                f"local SNS subscriptions support the sqs protocol only, not {properties['Protocol']}"
+            )
+        attributes = {
+            key: json.dumps(value)
+            if isinstance(value, dict)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else value
+            for key, value in properties.items()
+            if key not in ("TopicArn", "Protocol", "Endpoint", "Region")
+        }
+        arn = self.session.client("sns").subscribe(
+            TopicArn=properties["TopicArn"],
+            Protocol="sqs",
+            Endpoint=properties["Endpoint"],
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        self.physical[logical_id] = {"Ref": arn}
 
     def _create_user_pool(self, logical_id: str) -> None:
         properties = self._properties(logical_id)

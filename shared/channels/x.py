@@ -40,6 +40,8 @@ from shared.errors import (
     MediaRejectedError,
     ReplyRejectedError,
     ReplyUnavailableError,
+    SocialPostRejectedError,
+    SocialPostUnavailableError,
 )
 
 API_URL_SETTING = "X_API_URL"
@@ -374,6 +376,48 @@ def _sent_id(response: http.HttpResponse, id_field: str) -> str:
     if response.status >= 500 or response.status in (401, 429):
         raise ReplyUnavailableError(reason)
     raise ReplyRejectedError(reason)
+
+
+# --- the police account's own posts (wanted notices) ---------------------------------------------------------
+
+TWEET_MAX_WEIGHTED_LENGTH = 280
+# https://docs.x.com/fundamentals/counting-characters: code points in these ranges count 1, every other 2.
+_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
+_POSTING_SETTINGS = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
+
+
+def weighted_length(text: str) -> int:
+    """X's tweet length: Latin, Devanagari and the other scripts up to U+10FF count 1, the rest (CJK, emoji) 2."""
+    return sum(1 if any(low <= ord(char) <= high for low, high in _LIGHT_RANGES) else 2 for char in text)
+
+
+def posting_configured() -> bool:
+    return all(config.get_optional(name) for name in _POSTING_SETTINGS)
+
+
+# https://docs.x.com/x-api/posts/manage-tweets/introduction
+# POST /2/tweets {"text": …, "reply": {"in_reply_to_tweet_id": …}} -> 201 {"data": {"id", "text"}}
+def post_tweet(text: str, in_reply_to: str | None = None) -> str:
+    """Tweet ``text`` from the police account (as a reply to ``in_reply_to``); the tweet's id."""
+    if weighted_length(text) > TWEET_MAX_WEIGHTED_LENGTH:
+        raise SocialPostRejectedError(f"tweet longer than {TWEET_MAX_WEIGHTED_LENGTH} weighted characters")
+    url = f"{config.get_url(API_URL_SETTING)}/2/tweets"
+    payload: dict[str, Any] = {"text": text}
+    if in_reply_to:
+        payload["reply"] = {"in_reply_to_tweet_id": in_reply_to}
+    try:
+        response = http.request("POST", url, headers=_authorization("POST", url), json_body=payload)
+    except http.HttpError as error:
+        raise SocialPostUnavailableError(str(error)) from error
+    body = response.json()
+    tweet_id = _str(_dict(_dict(body).get("data")).get("id"))
+    if response.status in (200, 201) and tweet_id:
+        return tweet_id
+    reason = f"X API answered {response.status}"
+    if response.status >= 500 or response.status == 429 or response.status in (200, 201):
+        raise SocialPostUnavailableError(reason)
+    # e.g. 403 (duplicate text, the account is locked), 401 (the credentials were revoked), 400
+    raise SocialPostRejectedError(reason)
 
 
 def resolve_media_url(media_id: str) -> str:

@@ -16,6 +16,7 @@ One table, keys ``pk``/``sk``:
 - ``BROADCAST#<id>`` / ``BROADCAST``  a broadcast: who, what, to whom, its state
 - ``BROADCAST#<id>`` / ``TOPIC#<topic>``  its publish to one topic (claimed, then SNS's message id)
 - ``IDEMPOTENCY#<subject>#<key hash>`` / ``IDEMPOTENCY``  a supervisor's Idempotency-Key, bound to one broadcast
+- ``WANTED#<id>`` / ``SOCIAL#<platform>#<kind>``  the notice's post on Facebook or X (claimed, then its id or error)
 Officer queries use sparse indexes keyed by status, area and channel (see README, "Tip lists"), never a Scan;
 only tip items carry their key attributes, so notes, media and follow-ups never appear in them.
 The audit trail is a table of its own (``AuditItem``): append-only, kept without expiry.
@@ -527,6 +528,27 @@ class IdempotencyItem(Model):
     request_hash = UnicodeAttribute()
 
 
+class SocialPostItem(Model):
+    """``WANTED#<id>`` / ``SOCIAL#<platform>#<kind>``: one post of a notice, claimed before the platform is called.
+
+    No ``status``, ``channel`` or ``wanted_id`` attribute: those name tip index keys.
+    """
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    platform = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    post_status = UnicodeAttribute()
+    claimed_until = NumberAttribute(null=True)  # epoch seconds: a retry may take the post over after this
+    post_id = UnicodeAttribute(null=True)
+    problem = UnicodeAttribute(null=True)
+    broadcast_id = UnicodeAttribute(null=True)
+    posted_at = UTCDateTimeAttribute(null=True)
+
+
 class ActorIndex(GlobalSecondaryIndex["AuditItem"]):
     class Meta:
         index_name = "by-actor"
@@ -602,6 +624,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     BroadcastItem,
     BroadcastTopicItem,
     IdempotencyItem,
+    SocialPostItem,
 )
 
 

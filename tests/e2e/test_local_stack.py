@@ -331,6 +331,7 @@ def test_make_run_serves_every_channel_and_stops_cleanly(stack: RunningStack, su
         ("officers", check_officers),
         ("wanted", check_wanted),
         ("subscriptions", check_subscriptions),
+        ("broadcasts", check_broadcasts),
     ):
         with subtests.test(channel):
             check(stack, aws)
@@ -489,8 +490,10 @@ def officer_token(stack: RunningStack, *arguments: str) -> str:
 ANSWERS: list[bytes] = []  # every officers' API answer of the run, scanned for the informant's number
 
 
-def call(stack: RunningStack, method: str, path: str, token: str | None, body: Any = None) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+def call(
+    stack: RunningStack, method: str, path: str, token: str | None, body: Any = None, headers: dict | None = None
+) -> tuple[int, Any]:
+    headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
     data = json.dumps(body).encode() if body is not None else None
     if data is not None:
         headers["Content-Type"] = "application/json"
@@ -632,6 +635,56 @@ def check_subscriptions(stack: RunningStack, aws: LocalAws) -> None:
     status, left = call(stack, "DELETE", f"/subscriptions/{created['id']}", None, {"token": created["token"]})
     assert (status, left["status"]) == (200, "ended")
     assert aws.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+
+
+# --- broadcasts: a subscriber, a notice, dry run, send with a key, the SMS arrives once, the record -----------------
+
+ALERTED = "+919835088888"
+
+
+def check_broadcasts(stack: RunningStack, aws: LocalAws) -> None:
+    supervisor = officer_token(stack, "--role", "supervisor")
+    status, signed_up = call(
+        stack, "POST", "/subscriptions", None, {"phone": ALERTED, "areas": ["sindri"], "language": "en"}
+    )
+    [text] = wait_for(lambda: sms_sent_to(stack, ALERTED), bool)
+    [code] = re.findall(r"(?<![0-9])[0-9]{4,8}(?![0-9])", text)
+    assert call(stack, "POST", f"/subscriptions/{signed_up['id']}/verify", None, {"code": code})[0] == 200
+    notice = {
+        "name": "Shankar Rawani",
+        "aliases": [],
+        "areas": ["sindri"],
+        "crime": {"en": "Cable theft", "hi": "केबल चोरी"},
+        "description": {"en": "About 40, limps", "hi": "लगभग 40 वर्ष, लंगड़ाकर चलता है"},
+    }
+    status, created = call(stack, "POST", "/wanted", supervisor, notice)
+    body = {"wanted_id": created["id"], "areas": ["sindri"], "languages": ["en", "hi"], "channels": ["sms", "email"]}
+
+    status, preview = call(stack, "POST", "/broadcasts?dry_run=true", supervisor, body)
+    assert status == 200 and preview["audience"]["total"] == 1 and preview["topics"] == 4
+    assert len(sms_sent_to(stack, ALERTED)) == 1  # only the code so far: a dry run sends nothing
+
+    key = {"Idempotency-Key": "e2e-broadcast-1"}
+    status, sent = call(stack, "POST", "/broadcasts", supervisor, body, headers=key)
+    assert (status, sent["status"]) == (202, "sending")
+    record = wait_for(
+        lambda: call(stack, "GET", f"/broadcasts/{sent['id']}", supervisor)[1], lambda r: r["status"] == "sent"
+    )
+    assert len(record["sns_message_ids"]) == 4
+    alerts = wait_for(lambda: sms_sent_to(stack, ALERTED)[1:], bool)
+    assert len(alerts) == 1 and created["number"] in alerts[0] and "Sindri" in alerts[0]
+
+    # The notice on the police Page (the fake Graph API) and X (the fake X API), each once, recorded on the broadcast.
+    posts = wait_for(
+        lambda: call(stack, "GET", f"/broadcasts/{sent['id']}", supervisor)[1]["social_posts"],
+        lambda found: len(found) == 2 and all(post["status"] == "posted" for post in found),
+    )
+    assert sorted(post["platform"] for post in posts) == ["facebook", "x"]
+
+    status, again = call(stack, "POST", "/broadcasts", supervisor, body, headers=key)
+    assert (status, again["id"]) == (202, sent["id"])  # the same key: the first broadcast, nothing new sent
+    settle(aws, stack)
+    assert len(sms_sent_to(stack, ALERTED)) == 2
 
 
 def assert_stops_cleanly(stack: RunningStack) -> None:

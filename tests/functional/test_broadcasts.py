@@ -180,7 +180,8 @@ def send(supervisor, body: dict[str, Any], key: str = "key-1", groups=SUPERVISOR
 
 
 def topic_publishes(publishes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [call for call in publishes if "TopicArn" in call]
+    """Publishes to alert topics (not the broadcast-events topic, whose events drive the social posts)."""
+    return [call for call in publishes if ":sampark-test-alerts-" in call.get("TopicArn", "")]
 
 
 def topic_of(call: dict[str, Any]) -> str:

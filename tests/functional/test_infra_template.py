@@ -719,3 +719,50 @@ def test_no_function_may_delete_from_the_tips_table() -> None:
     # Opt-outs are lifted by an update, never deleted (shared/storage/subscriptions.py); expiry is DynamoDB's TTL.
     tips = _statements_by_sid()["Tips"]
     assert "dynamodb:DeleteItem" not in tips["Action"] and "dynamodb:BatchWriteItem" not in tips["Action"]
+
+
+# --- broadcast events: SNS topic -> social-posts queue (raw) -> post_to_social -------------------------------------
+
+(SOCIAL_SOURCE,) = [source for source in SQS_SOURCES if source.name == "post_to_social"]
+
+
+def test_broadcast_events_fan_out_from_an_encrypted_topic_to_the_social_posts_queue_raw() -> None:
+    topic_id, topic = topic_named("sampark-broadcast-events")
+    assert GLOBAL_ENV["BROADCAST_EVENTS_TOPIC_ARN"] == {"Ref": topic_id}
+    assert RESOURCES[referenced(topic["KmsMasterKeyId"])]["Type"] == "AWS::KMS::Key"
+    queue_id, queue = queue_named(SOCIAL_SOURCE.queue)
+    assert SOCIAL_SOURCE.batch_size == 1 and queue["QueueName"] == "sampark-social-posts"
+    subscriptions = [p for p in of_type("AWS::SNS::Subscription").values() if p["TopicArn"] == {"Ref": topic_id}]
+    assert subscriptions == [
+        {
+            "TopicArn": {"Ref": topic_id},
+            "Protocol": "sqs",
+            "Endpoint": {"Fn::GetAtt": [queue_id, "Arn"]},
+            "RawMessageDelivery": True,  # the function reads the event itself, not SNS's envelope
+        }
+    ]
+    # SQS-managed encryption: SNS could deliver to a queue under the data key only if the key policy let
+    # sns.amazonaws.com use it. The events hold ids only.
+    dead_letter = RESOURCES[referenced(queue["RedrivePolicy"]["deadLetterTargetArn"])]["Properties"]
+    for properties in (queue, dead_letter):
+        assert properties["SqsManagedSseEnabled"] is True and "KmsMasterKeyId" not in properties
+
+
+def test_only_the_broadcast_events_topic_may_send_to_the_social_posts_queue() -> None:
+    topic_id, _ = topic_named("sampark-broadcast-events")
+    queue_id, _ = queue_named(SOCIAL_SOURCE.queue)
+    policies = {lid: p for lid, p in of_type("AWS::SQS::QueuePolicy").items() if {"Ref": queue_id} in p["Queues"]}
+    [(policy_id, policy)] = policies.items()
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert _as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": topic_id}}}
+    (subscription_id,) = [lid for lid, r in RESOURCES.items() if r["Type"] == "AWS::SNS::Subscription"]
+    assert policy_id in RESOURCES[subscription_id]["DependsOn"]
+
+
+def test_the_functions_may_publish_broadcast_events() -> None:
+    topic_id, _ = topic_named("sampark-broadcast-events")
+    statement = _statements_by_sid()["BroadcastEvents"]
+    assert statement["Action"] == ["sns:Publish"] and statement["Resource"] == [{"Ref": topic_id}]
+    assert {"Ref": "DefaultRole"} in RESOURCES["DataAccessPolicy"]["Properties"]["Roles"]
