@@ -31,6 +31,7 @@ fetch_media = workers.fetch_media
 send_replies = workers.send_replies
 process_photo_uploads = workers.process_photo_uploads
 send_broadcasts = workers.send_broadcasts
+count_sms_deliveries = workers.count_sms_deliveries
 post_to_social = workers.post_to_social
 receive_sms = sms.receive_sms
 sync_subscriptions = subscriptions.sync_subscriptions

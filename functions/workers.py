@@ -123,3 +123,13 @@ def _post_one(record: SQSRecord) -> None:
     from shared import social
 
     social.handle(json.loads(record.body))
+
+
+# SNS's SMS delivery-status logs (CloudWatch Logs subscription filters in infra/resources.json): a broadcast's
+# delivered and failed figures. Chalice has no Logs trigger, so the filters and the permission are in the template.
+@bp.lambda_function(name="count_sms_deliveries")
+def count_sms_deliveries(event, context) -> dict:
+    from shared import broadcasts
+    from shared.aws import delivery_logs
+
+    return {"counted": broadcasts.count_sms_deliveries(delivery_logs.statuses(event))}

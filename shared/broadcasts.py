@@ -421,6 +421,15 @@ def send(broadcast_id: str) -> str:
     return "sent"
 
 
+def count_sms_deliveries(statuses: list[tuple[str, str]]) -> int:
+    """SNS's delivery-status log lines (message id, SUCCESS/FAILURE) added to their broadcasts' figures."""
+    counts: dict[str, tuple[int, int]] = {}
+    for message_id, status in statuses:
+        delivered, failed = counts.get(message_id, (0, 0))
+        counts[message_id] = (delivered + (status == "SUCCESS"), failed + (status == "FAILURE"))
+    return store.count_deliveries(counts)
+
+
 def _publish(message: Message) -> str:
     where = (message.area_id, message.language, message.channel)
     if message.channel == "sms":
@@ -447,8 +456,12 @@ def broadcast_view(broadcast: Broadcast, social_posts: list[dict[str, Any]] | No
         "approved_at": broadcast.approved_at.isoformat() if broadcast.approved_at else None,
         "finished_at": broadcast.finished_at.isoformat() if broadcast.finished_at else None,
         "problem": broadcast.problem,
-        # SMS delivery counts come from SNS's delivery-status logs in AWS (README, "Broadcasts"); none locally.
-        "delivery": {"delivered": None, "failed": None},
+        # SMS delivery counts come from SNS's delivery-status logs in AWS (README, "Broadcasts"); unknown locally.
+        "delivery": (
+            {"delivered": broadcast.delivered, "failed": broadcast.failed}
+            if config.get_optional("SMS_DELIVERY_LOG_GROUP")  # set by the template in AWS, nowhere locally
+            else {"delivered": None, "failed": None}
+        ),
         "social_posts": social_posts or [],
     }
 

@@ -445,6 +445,8 @@ class Broadcast:
     finished_at: datetime | None = None
     problem: str | None = None
     sns_message_ids: tuple[tuple[str, str], ...] = ()  # (topic name, message id), as published
+    delivered: int = 0  # SMS deliveries SNS logged as SUCCESS (AWS only: its delivery-status logs)
+    failed: int = 0
 
 
 class SocialPostStatus(enum.StrEnum):

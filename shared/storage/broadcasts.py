@@ -8,14 +8,15 @@ between its claim and its mark (SNS Publish to a topic has no idempotency token)
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 
-from pynamodb.exceptions import DoesNotExist, GetError, PutError, QueryError, UpdateError
+from pynamodb.exceptions import DoesNotExist, GetError, QueryError, UpdateError
 
 from shared.domain import Broadcast, BroadcastStatus
 from shared.errors import StorageUnavailableError
 from shared.storage import models
-from shared.storage.models import BroadcastItem, BroadcastTopicItem, IdempotencyItem
+from shared.storage.models import BroadcastItem, BroadcastTopicItem, IdempotencyItem, PublishedMessageItem
 from shared.storage.transactions import ConditionFailedError, commit, is_condition_failure
 
 
@@ -61,7 +62,9 @@ def get(broadcast_id: str) -> Broadcast | None:
     except (GetError, QueryError) as error:
         raise StorageUnavailableError("could not read the broadcast") from error
     published = tuple((t.sk.removeprefix("TOPIC#"), t.message_id) for t in topics if t.message_id)
-    return _broadcast(item, published)
+    delivered = sum(int(t.delivered or 0) for t in topics)
+    failed = sum(int(t.failed or 0) for t in topics)
+    return replace(_broadcast(item, published), delivered=delivered, failed=failed)
 
 
 def list_recent(limit: int) -> list[Broadcast]:
@@ -110,13 +113,39 @@ def claim_topic(broadcast_id: str, topic: str, now: int, lease_seconds: int) -> 
 
 
 def mark_published(broadcast_id: str, topic: str, message_id: str, at: datetime) -> None:
+    """The topic's publish is done; its message id also leads back to it from SNS's delivery-status logs."""
     models.bind()
+    topic_item = BroadcastTopicItem(pk=_pk(broadcast_id), sk=f"TOPIC#{topic}")
+    by_message = PublishedMessageItem(pk=f"SNSMSG#{message_id}", broadcast_id=broadcast_id, topic=topic)
+    actions = [BroadcastTopicItem.message_id.set(message_id), BroadcastTopicItem.published_at.set(at)]
     try:
-        BroadcastTopicItem(pk=_pk(broadcast_id), sk=f"TOPIC#{topic}").update(
-            actions=[BroadcastTopicItem.message_id.set(message_id), BroadcastTopicItem.published_at.set(at)]
+        commit(
+            [("message", lambda tx: tx.save(by_message)), ("topic", lambda tx: tx.update(topic_item, actions=actions))]
         )
-    except (UpdateError, PutError) as error:
+    except ConditionFailedError as error:
         raise StorageUnavailableError("could not record the publish") from error
+
+
+def count_deliveries(counts: dict[str, tuple[int, int]]) -> int:
+    """Add (delivered, failed) per SNS message id to its broadcast topic; how many ids were broadcasts' publishes
+    (the others, one-time codes and replies, are not counted anywhere)."""
+    models.bind()
+    counted = 0
+    for message_id, (delivered, failed) in counts.items():
+        try:
+            published = PublishedMessageItem.get(f"SNSMSG#{message_id}", "SNSMSG")
+        except DoesNotExist:
+            continue
+        item = BroadcastTopicItem(pk=_pk(published.broadcast_id), sk=f"TOPIC#{published.topic}")
+        try:
+            item.update(
+                actions=[BroadcastTopicItem.delivered.add(delivered), BroadcastTopicItem.failed.add(failed)],
+                condition=BroadcastTopicItem.message_id == message_id,
+            )
+        except UpdateError as error:
+            raise StorageUnavailableError("could not count the deliveries") from error
+        counted += 1
+    return counted
 
 
 def _item(broadcast: Broadcast) -> BroadcastItem:

@@ -16,6 +16,7 @@ One table, keys ``pk``/``sk``:
 - ``BROADCAST#<id>`` / ``BROADCAST``  a broadcast: who, what, to whom, its state
 - ``BROADCAST#<id>`` / ``TOPIC#<topic>``  its publish to one topic (claimed, then SNS's message id)
 - ``IDEMPOTENCY#<subject>#<key hash>`` / ``IDEMPOTENCY``  a supervisor's Idempotency-Key, bound to one broadcast
+- ``SNSMSG#<message id>`` / ``SNSMSG``  the broadcast and topic of an SNS publish, for its delivery-status logs
 - ``WANTED#<id>`` / ``SOCIAL#<platform>#<kind>``  the notice's post on Facebook or X (claimed, then its id or error)
 Officer queries use sparse indexes keyed by status, area and channel (see README, "Tip lists"), never a Scan;
 only tip items carry their key attributes, so notes, media and follow-ups never appear in them.
@@ -514,6 +515,20 @@ class BroadcastTopicItem(Model):
     claimed_until = NumberAttribute(null=True)  # epoch seconds: another sender may take it over after this
     message_id = UnicodeAttribute(null=True)
     published_at = UTCDateTimeAttribute(null=True)
+    delivered = NumberAttribute(null=True)  # SMS delivery-status logs: SUCCESS lines counted
+    failed = NumberAttribute(null=True)  # and FAILURE lines
+
+
+class PublishedMessageItem(Model):
+    """``SNSMSG#<message id>`` / ``SNSMSG``: which broadcast's topic a publish was (the delivery logs name only it)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="SNSMSG")
+    broadcast_id = UnicodeAttribute()
+    topic = UnicodeAttribute()
 
 
 class IdempotencyItem(Model):
@@ -625,6 +640,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     BroadcastTopicItem,
     IdempotencyItem,
     SocialPostItem,
+    PublishedMessageItem,
 )
 
 

@@ -345,3 +345,48 @@ def test_supervisors_list_broadcasts_newest_first(supervisor, dispatcher):
     assert {b["id"] for b in listed} == {first["id"], second["id"]}
     assert supervisor.get("/broadcasts", groups=OFFICER_JHARIA).status_code == 403
     assert supervisor.get("/broadcasts/not-an-id", groups=SUPERVISOR).status_code == 404
+
+
+# --- delivery figures from SNS's SMS delivery-status logs --------------------------------------------------------
+
+
+def delivery_log_event(message_id: str) -> dict[str, Any]:
+    """A CloudWatch Logs subscription event (gzipped, base64) of SNS's delivery lines for ``message_id``."""
+    import base64
+    import gzip
+
+    from tests.conftest import EVENTS
+
+    lines = json.loads((EVENTS / "delivery" / "sms_status_lines.json").read_text())
+    log_events = [
+        {"id": str(n), "timestamp": 1795867201000, "message": (json.dumps(line) if isinstance(line, dict) else line)}
+        for n, line in enumerate(lines)
+    ]
+    text = json.dumps(
+        {
+            "messageType": "DATA_MESSAGE",
+            "logGroup": "sns/ap-south-1/123456789012/DirectPublishToPhoneNumber",
+            "logEvents": log_events,
+        }
+    )
+    text = text.replace("OTHER_MESSAGE_ID", "an-otp-not-a-broadcast").replace("MESSAGE_ID", message_id)
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(text.encode())).decode()}}
+
+
+@pytest.mark.parametrize("in_aws", [True, False], ids=["aws", "make-run"])
+def test_delivery_logs_give_a_broadcast_its_delivered_and_failed_counts(
+    supervisor, api, dispatcher, monkeypatch, in_aws
+):
+    notice = create(supervisor)
+    created = json_of(send(supervisor, notice_body(notice, languages=["hi"], channels=["sms"])))
+    dispatcher.drain()
+    [message_id] = json_of(supervisor.get(f"/broadcasts/{created['id']}", groups=SUPERVISOR))["sns_message_ids"]
+    if in_aws:
+        monkeypatch.setenv("SMS_DELIVERY_LOG_GROUP", "sns/ap-south-1/123456789012/DirectPublishToPhoneNumber")
+
+    result = api.lambda_.invoke("count_sms_deliveries", delivery_log_event(message_id))
+
+    assert result.payload == {"counted": 1}  # the other line is a one-time code's: no broadcast of ours
+    record = json_of(supervisor.get(f"/broadcasts/{created['id']}", groups=SUPERVISOR))
+    expected = {"delivered": 2, "failed": 1} if in_aws else {"delivered": None, "failed": None}
+    assert record["delivery"] == expected
