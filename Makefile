@@ -28,10 +28,10 @@ run: $(INSTALLED)
 tips: $(INSTALLED)
 	$(BIN)/python -m tools.show_tips
 
-## token: an access token for a local officer of the running `make run` (ROLE=officer|supervisor|admin, AREA=<area id>)
+## token: an access token for a local officer of the running `make run` (ROLE=officer|supervisor|admin, AREA=<area id>, NAME=<a second user>)
 token: ROLE ?= officer
 token: $(INSTALLED)
-	$(BIN)/python -m tools.officer_token --role "$(ROLE)" $(if $(AREA),--area "$(AREA)")
+	$(BIN)/python -m tools.officer_token --role "$(ROLE)" $(if $(AREA),--area "$(AREA)") $(if $(NAME),--name "$(NAME)")
 
 ## area-topics: after a deploy, create the new-tip topic of every police area (STACK=<stack name>, AWS credentials)
 area-topics: $(INSTALLED)

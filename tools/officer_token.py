@@ -43,10 +43,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     parser = argparse.ArgumentParser(prog="make token", description="An access token for a local officer.")
     parser.add_argument("--role", default="officer", help="officer, supervisor or admin (default: officer)")
     parser.add_argument("--area", action="append", default=[], help="an area id; repeat it or separate ids with commas")
+    parser.add_argument("--name", default="", help="another user of the same role, e.g. a second supervisor")
     arguments = parser.parse_args(argv)
     try:
         role, areas = checked_request(arguments.role, [part for value in arguments.area for part in value.split(",")])
-        token = issue_token(role, areas, moto_endpoint(environ))
+        token = issue_token(role, areas, moto_endpoint(environ), checked_name(arguments.name))
     except TokenError as error:
         print(f"make token: {error}", file=sys.stderr)
         return 1
@@ -72,6 +73,14 @@ def checked_request(role: str, area_ids: Sequence[str]) -> tuple[str, tuple[str,
     return role, tuple(wanted)
 
 
+def checked_name(name: str) -> str:
+    """A second user of a role (a broadcast's approver must differ from its sender): letters, digits, hyphens."""
+    name = name.strip().lower()
+    if name and not (len(name) <= 20 and name.replace("-", "").isalnum() and name.isascii()):
+        raise TokenError(f"NAME must be up to 20 letters, digits or hyphens, not {name!r}")
+    return name
+
+
 def _suggestions(area_id: str, known: Mapping[str, Area]) -> str:
     close = difflib.get_close_matches(area_id, known, n=SUGGESTED_AREAS, cutoff=0.6)
     ids = list(dict.fromkeys([*close, *known]))[:SUGGESTED_AREAS]
@@ -91,7 +100,7 @@ def moto_endpoint(environ: Mapping[str, str]) -> str:
     return f"http://{HOST}:{value}"
 
 
-def issue_token(role: str, areas: Sequence[str], endpoint: str) -> str:
+def issue_token(role: str, areas: Sequence[str], endpoint: str, name: str = "") -> str:
     """Sign in as the local user of ``role`` and ``areas`` (created or corrected first); its access token."""
     stack = LocalStack(MotoSession(endpoint))  # the stack name and the names in it are make run's
     try:
@@ -100,7 +109,7 @@ def issue_token(role: str, areas: Sequence[str], endpoint: str) -> str:
         except LookupError as error:
             raise TokenError(f"{error} in the moto server at {endpoint}: {START_FIRST}") from None
         idp = stack.session.client("cognito-idp")
-        username = "-".join(("local", role, *areas))
+        username = "-".join(("local", role, *areas, *([name] if name else [])))
         password = _password()
         with contextlib.suppress(idp.exceptions.UsernameExistsException):
             idp.admin_create_user(UserPoolId=ids.pool_id, Username=username, MessageAction="SUPPRESS")

@@ -114,6 +114,7 @@ def stack_environment(api: int, moto: int, fake_graph: int, fake_x: int, example
         "META_VERIFY_TOKEN": VERIFY_TOKEN,
         "EXAMPLE_DELIVERY_FILE": str(example),  # not build/: a developer's `make run` may have printed those
         "SMS_OUTBOX_FILE": str(example.with_name("sms.jsonl")),
+        "BROADCAST_APPROVAL_THRESHOLD": "0",  # every broadcast waits for a second supervisor: the whole path
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -666,7 +667,11 @@ def check_broadcasts(stack: RunningStack, aws: LocalAws) -> None:
 
     key = {"Idempotency-Key": "e2e-broadcast-1"}
     status, sent = call(stack, "POST", "/broadcasts", supervisor, body, headers=key)
-    assert (status, sent["status"]) == (202, "sending")
+    assert (status, sent["status"]) == (202, "pending_approval")
+    assert call(stack, "POST", f"/broadcasts/{sent['id']}/approve", supervisor)[0] == 403  # not by its sender
+    second = officer_token(stack, "--role", "supervisor", "--name", "second")
+    status, approved = call(stack, "POST", f"/broadcasts/{sent['id']}/approve", second)
+    assert (status, approved["status"], approved["approved_by"]) == (200, "sending", "local-supervisor-second")
     record = wait_for(
         lambda: call(stack, "GET", f"/broadcasts/{sent['id']}", supervisor)[1], lambda r: r["status"] == "sent"
     )

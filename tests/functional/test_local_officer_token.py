@@ -191,3 +191,17 @@ def test_error_when_make_run_is_not_running(capsys: pytest.CaptureFixture[str]) 
     assert out == ""
     assert f"nothing listens on 127.0.0.1:{port}" in err
     assert "start the local system with `make run` first" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted"),
+    [("", True), ("second", True), ("duty-2", True), ("a b", False), ("x" * 21, False), ("ड", False)],
+)
+def test_a_second_user_of_a_role_has_a_plain_name(name, accepted):
+    from tools.officer_token import TokenError, checked_name
+
+    if accepted:
+        assert checked_name(name) == name
+    else:
+        with pytest.raises(TokenError, match="NAME"):
+            checked_name(name)
