@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from shared.errors import (
     InvalidRequestError,
     NotFoundError,
     SmsRefusedError,
+    StorageUnavailableError,
 )
 from shared.observability import count, logger
 from shared.paging import is_record_id
@@ -44,8 +46,9 @@ _KEY_MAX = 255
 _FIELDS = frozenset({"wanted_id", "template_id", "variables", "areas", "languages", "channels"})
 # The SMS templates of a wanted notice, per language (tools/demo-dlt-templates.json: the district registers its own).
 WANTED_PURPOSES = {"en": "wanted", "hi": "wanted_hi"}
-# Only templates registered for alerts may go to everyone: never an OTP or a reply.
-ALERT_PURPOSE_PREFIXES = ("alert", "wanted")
+# Only templates registered for alerts may go to everyone by template id: never an OTP or a reply, and not the
+# wanted templates either (a notice is broadcast by its id, so that a captured notice cannot go out).
+ALERT_PURPOSE_PREFIXES = ("alert",)
 HINDI_SUFFIX = "_hi"
 # SNS email subjects are ASCII, under 100 characters (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html).
 SUBJECT_LIMIT = 99
@@ -174,13 +177,10 @@ def _sms_purpose_and_values(request: BroadcastRequest, language: str, area_name:
     if request.notice is not None:
         details = request.notice.details
         crime = details.crime.hi if language == "hi" else details.crime.en
-        values = {
-            "area": _fit(area_name),
-            "number": wanted.display_number(request.notice.number),
-            "name": _fit(details.name),
-            "crime": _fit(crime),
-        }
-        return WANTED_PURPOSES[language], values
+        purpose = WANTED_PURPOSES[language]
+        values = {"area": area_name, "name": details.name, "crime": crime}
+        values = {name: _fit(value, sms.variable_limit(purpose, name)) for name, value in values.items()}
+        return purpose, {**values, "number": wanted.display_number(request.notice.number)}
     template = next(t for t in sms.templates().values() if t.id == request.template_id)
     base = template.purpose.removesuffix(HINDI_SUFFIX)
     # A template registered in both languages ("alert", "alert_hi") reaches each language in its own.
@@ -189,12 +189,12 @@ def _sms_purpose_and_values(request: BroadcastRequest, language: str, area_name:
         purpose = template.purpose
     values = dict(request.variables)
     if "area" in sms.templates()[purpose].names:
-        values["area"] = _fit(area_name)
+        values["area"] = _fit(area_name, sms.variable_limit(purpose, "area"))
     return purpose, values
 
 
-def _fit(text: str, limit: int = sms.DLT_VARIABLE_MAX) -> str:
-    """At most ``limit`` characters, cut at a word where possible (a DLT variable holds 30)."""
+def _fit(text: str, limit: int) -> str:
+    """At most ``limit`` characters (the template's variable's), cut at a word where possible."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
@@ -203,12 +203,14 @@ def _fit(text: str, limit: int = sms.DLT_VARIABLE_MAX) -> str:
 
 
 def _subject(request: BroadcastRequest, area: areas.Area) -> str:
+    """ASCII letters, digits and punctuation only, starting with one of them: SNS refuses any other Subject."""
     district = config.get("ALERT_EMAIL_DISPLAY_NAME")
     if request.notice is not None:
         subject = f"{district}: wanted {wanted.display_number(request.notice.number)} - {area.name_en}"
     else:
         subject = f"{district} alert - {area.name_en}"
-    return subject.encode("ascii", "ignore").decode()[:SUBJECT_LIMIT]
+    printable = "".join(c for c in subject if c.isascii() and c.isprintable())
+    return " ".join(printable.split()).lstrip(" -:")[:SUBJECT_LIMIT] or "Police alert"
 
 
 def _email_text(request: BroadcastRequest, sms_text: str, language: str) -> str:
@@ -280,10 +282,14 @@ def create(principal: Principal, body: Any, idempotency_key: str | None) -> dict
     """POST /broadcasts: stored with its key, then queued (or left for a second supervisor's approval)."""
     access.require_supervisor(principal)
     key_pk = _key_pk(principal, idempotency_key)
+    request_hash = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    if (used := store.find_key(key_pk)) is not None:
+        # Before any check: a retry whose first answer was lost gets that answer, even if the notice was captured
+        # since (checking first would tell the supervisor that a broadcast which went out had failed).
+        return _replay(used, request_hash)
     request = parse_request(body)
     _composed(request)  # every text is checked before anything is stored
     normalised = _normalised(request)
-    request_hash = hashlib.sha256(json.dumps(normalised, sort_keys=True).encode()).hexdigest()
     reach = audience(request)
     total = sum(reach.values())
     needs_approval = total > config.get_int("BROADCAST_APPROVAL_THRESHOLD")
@@ -350,6 +356,11 @@ def approve(principal: Principal, broadcast_id: str) -> dict[str, Any]:
     broadcast = _existing(broadcast_id)
     if broadcast.created_by_subject == principal.subject:
         raise ForbiddenError("a second supervisor must approve a broadcast this large, not the one who created it")
+    if broadcast.status is BroadcastStatus.SENDING and broadcast.approved_by_subject == principal.subject:
+        # The approver retries (their first answer, or the queueing, may have been lost): queue it again; the
+        # sender publishes to each topic once anyway.
+        queues.enqueue(BROADCASTS_QUEUE, [{"broadcast_id": broadcast_id}])
+        return broadcast_view(broadcast)
     if broadcast.status is not BroadcastStatus.PENDING_APPROVAL:
         raise ConflictError(f"the broadcast is {broadcast.status}, not waiting for approval")
     approved = store.set_status(
@@ -403,14 +414,20 @@ def send(broadcast_id: str) -> str:
         logger.warning("broadcast cancelled", extra={"broadcast_id": broadcast_id, "reason": str(error)})
         return "cancelled"
     published = dict(broadcast.sns_message_ids)
-    for message in messages:
+    for done, message in enumerate(messages):
         topic = alert_topics.topic_name(message.area_id, message.language, message.channel)
         if topic in published:
             continue
+        if _notice_closed(broadcast):  # captured while this broadcast was going out: the rest is not sent
+            problem = f"the notice was closed after {done} of {len(messages)} topics were published"
+            store.set_status(
+                broadcast_id, BroadcastStatus.CANCELLED, BroadcastStatus.SENDING, clock.now(), problem=problem
+            )
+            return "cancelled"
         now = int(clock.now().timestamp())
         if not store.claim_topic(broadcast_id, topic, now, TOPIC_LEASE_SECONDS):
             raise RuntimeError(f"topic {topic} is being published by another sender: retry later")
-        store.mark_published(broadcast_id, topic, _publish(message), clock.now())
+        _mark_published(broadcast_id, topic, _publish(message))
         count("BroadcastPublishes")
     if wanted_id := broadcast.request.get("wanted_id"):
         # Before the status: a sender that dies in between publishes the event again on its retry (the social
@@ -419,6 +436,30 @@ def send(broadcast_id: str) -> str:
     store.set_status(broadcast_id, BroadcastStatus.SENT, BroadcastStatus.SENDING, clock.now())
     logger.info("broadcast sent", extra={"broadcast_id": broadcast_id, "topics": len(messages)})
     return "sent"
+
+
+def _notice_closed(broadcast: Broadcast) -> bool:
+    wanted_id = broadcast.request.get("wanted_id")
+    if not wanted_id:
+        return False
+    notice = notices.get(wanted_id)
+    return notice is None or notice.status is not WantedStatus.ACTIVE
+
+
+_MARK_ATTEMPTS = 3
+
+
+def _mark_published(broadcast_id: str, topic: str, message_id: str) -> None:
+    """Record the publish SNS accepted, trying a few times: once the topic's claim lapses unrecorded, a retry of the
+    job would publish to it again."""
+    for attempt in range(1, _MARK_ATTEMPTS + 1):
+        try:
+            store.mark_published(broadcast_id, topic, message_id, clock.now())
+            return
+        except StorageUnavailableError:
+            if attempt == _MARK_ATTEMPTS:
+                raise
+            time.sleep(0.2 * attempt)
 
 
 def count_sms_deliveries(statuses: list[tuple[str, str]]) -> int:

@@ -52,6 +52,18 @@ def create(broadcast: Broadcast, key_pk: str, request_hash: str) -> None:
         raise KeyUsedError(existing.broadcast_id, existing.request_hash) from None
 
 
+def find_key(key_pk: str) -> KeyUsedError | None:
+    """The broadcast a supervisor's key created, if it was used (as the error ``create`` would raise)."""
+    models.bind()
+    try:
+        existing = IdempotencyItem.get(key_pk, "IDEMPOTENCY", consistent_read=True)
+    except DoesNotExist:
+        return None
+    except GetError as error:
+        raise StorageUnavailableError("could not read the idempotency key") from error
+    return KeyUsedError(existing.broadcast_id, existing.request_hash)
+
+
 def get(broadcast_id: str) -> Broadcast | None:
     models.bind()
     try:

@@ -390,3 +390,71 @@ def test_delivery_logs_give_a_broadcast_its_delivered_and_failed_counts(
     record = json_of(supervisor.get(f"/broadcasts/{created['id']}", groups=SUPERVISOR))
     expected = {"delivered": 2, "failed": 1} if in_aws else {"delivered": None, "failed": None}
     assert record["delivery"] == expected
+
+
+# --- review findings: replays, approvals and captures at awkward moments ------------------------------------------
+
+
+def test_a_replayed_key_answers_with_the_first_broadcast_even_after_the_notice_was_captured(supervisor, dispatcher):
+    notice = create(supervisor)
+    first = json_of(send(supervisor, notice_body(notice)))
+    dispatcher.drain()
+    supervisor.patch(f"/wanted/{notice['id']}", groups=SUPERVISOR, body={"status": "captured"})
+
+    again = send(supervisor, notice_body(notice))
+
+    assert again.status_code == 202 and json_of(again)["id"] == first["id"]  # not "captured": it went out
+
+
+def test_the_wanted_templates_cannot_be_used_without_a_notice(supervisor):
+    body = {"template_id": "1007000000000000013", "variables": {"number": "W-9999", "name": "x", "crime": "y"}}
+    body |= {"areas": ["jharia"], "languages": ["en"], "channels": ["sms"]}
+
+    response = dry_run(supervisor, body)
+
+    assert response.status_code == 400 and "not a registered alert template" in json_of(response)["error"]
+
+
+def test_an_approver_who_retries_gets_the_broadcast_again_and_nothing_twice(supervisor, dispatcher, monkeypatch):
+    monkeypatch.setenv("BROADCAST_APPROVAL_THRESHOLD", "0")
+    notice = create(supervisor)
+    subscribe(1, "jharia", "hi")
+    publishes = record_publishes()
+    created = json_of(send(supervisor, notice_body(notice)))
+
+    first = supervisor.request("POST", f"/broadcasts/{created['id']}/approve", headers=other_supervisor_token())
+    retry = supervisor.request("POST", f"/broadcasts/{created['id']}/approve", headers=other_supervisor_token())
+    dispatcher.drain()
+
+    assert first.status_code == retry.status_code == 200
+    assert len(topic_publishes(publishes)) == 4
+
+
+def test_a_notice_captured_while_its_broadcast_goes_out_stops_the_rest(supervisor, dispatcher):
+    # The capture lands while the first of the four topics is being published.
+    from shared.aws.clients import client
+
+    notice = create(supervisor)
+    publishes = record_publishes()
+
+    def capture_after_the_first_publish(params: dict[str, Any], **_: Any) -> None:
+        if "TopicArn" in params and "alerts" in params["TopicArn"] and len(topic_publishes(publishes)) == 1:
+            supervisor.patch(f"/wanted/{notice['id']}", groups=SUPERVISOR, body={"status": "captured"})
+
+    client("sns").meta.events.register("before-parameter-build.sns.Publish", capture_after_the_first_publish)
+    created = json_of(send(supervisor, notice_body(notice)))
+    dispatcher.drain()
+
+    record = json_of(supervisor.get(f"/broadcasts/{created['id']}", groups=SUPERVISOR))
+    assert record["status"] == "cancelled" and "closed after" in record["problem"]
+    assert len(topic_publishes(publishes)) == 1  # the one under way when it was captured, and no more
+
+
+def test_an_email_subject_is_printable_ascii_whatever_the_district_is_called(supervisor, monkeypatch):
+    monkeypatch.setenv("ALERT_EMAIL_DISPLAY_NAME", "  धनबाद पुलिस\t")
+    notice = create(supervisor)
+
+    answer = json_of(dry_run(supervisor, notice_body(notice, languages=["en"], channels=["email"])))
+
+    [text] = answer["texts"]
+    assert text["subject"].isascii() and text["subject"].isprintable() and text["subject"][0].isalnum()
