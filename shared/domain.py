@@ -467,3 +467,4 @@ class SocialPost:
     problem: str | None = None
     broadcast_id: str | None = None  # the broadcast whose sending triggered it
     posted_at: datetime | None = None
+    claimed_until: int | None = None  # epoch seconds: a claim is being worked on until then

@@ -73,9 +73,15 @@ def post_captured(wanted_id: str) -> dict[str, str]:
     if notice is None or notice.status is not WantedStatus.CAPTURED:
         return {}
     firsts = {p.platform: p for p in store.list_for(wanted_id) if p.kind == NOTICE}
-    if any(p.status is SocialPostStatus.CLAIMED for p in firsts.values()):
-        # The notice's own post is still being made (or retried): the follow-up must come after it.
-        raise SocialPostUnavailableError("the notice's post is still being made; the follow-up waits")
+    now = int(clock.now().timestamp())
+    # A notice post under way right now (its claim's lease running) must come before its follow-up: that platform
+    # waits (the event is retried once the others are done). One given back or lapsed will not be made any more
+    # (the notice is captured): it holds nobody up.
+    in_progress = [
+        p.platform
+        for p in firsts.values()
+        if p.status is SocialPostStatus.CLAIMED and p.claimed_until is not None and p.claimed_until >= now
+    ]
     posted = {platform: p for platform, p in firsts.items() if p.status is SocialPostStatus.POSTED}
     actions: dict[str, Callable[[], str]] = {}
     if FACEBOOK in posted:
@@ -84,7 +90,11 @@ def post_captured(wanted_id: str) -> dict[str, str]:
         first_tweet = posted[X].post_id
         actions[X] = lambda: x.post_tweet(captured_tweet(notice), in_reply_to=first_tweet)
     broadcast_ids = {p.broadcast_id for p in posted.values()} - {None}
-    return _post_each(notice, CAPTURED, next(iter(broadcast_ids), None), actions)
+    outcomes = _post_each(notice, CAPTURED, next(iter(broadcast_ids), None), actions)
+    if in_progress:
+        waiting = ", ".join(in_progress)
+        raise SocialPostUnavailableError(f"the notice's post on {waiting} is under way; its follow-up waits")
+    return outcomes
 
 
 def _post_each(

@@ -132,4 +132,5 @@ def _post(wanted_id: str, item: SocialPostItem) -> SocialPost:
         problem=item.problem,
         broadcast_id=item.broadcast_id,
         posted_at=item.posted_at,
+        claimed_until=int(item.claimed_until) if item.claimed_until is not None else None,
     )

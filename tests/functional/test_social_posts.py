@@ -251,18 +251,37 @@ def test_capturing_a_notice_that_was_never_posted_posts_nothing(supervisor, disp
     assert graph.page_posts == [] and fake_x.tweets == []
 
 
-def test_a_capture_waits_for_the_notices_own_post_still_being_made(supervisor, dispatcher, platforms):
+def test_a_capture_does_not_wait_for_a_notice_post_that_failed_for_now(supervisor, dispatcher, platforms):
     graph, fake_x = platforms
     notice = create(supervisor)
     graph.fail_next(f"/v25.0/{PAGE_ID}/feed", 503)
-    broadcast(supervisor, dispatcher, notice)  # the Page post failed for now: its event will come again
+    broadcast(supervisor, dispatcher, notice)  # the Page post failed for now (its claim given back); X was posted
     supervisor.patch(f"/wanted/{notice['id']}", groups=SUPERVISOR, body={"status": "captured"})
 
-    with pytest.raises(SocialPostUnavailableError):
+    outcome = social.handle(event("notice_captured", notice["id"]))
+
+    # X's follow-up goes out; the Page post will never be made (the notice is captured), so it holds nothing up.
+    assert set(outcome) == {"x"} and len(fake_x.tweets) == 2
+    assert social.handle(event("broadcast_sent", notice["id"])) == {}  # the notice's own event, redelivered
+    assert graph.page_posts == []
+
+
+def test_a_capture_waits_only_for_a_notice_post_under_way(supervisor, dispatcher, platforms):
+    from shared import clock
+    from shared.storage import social_posts
+
+    graph, fake_x = platforms
+    notice = create(supervisor)
+    graph.fail_next(f"/v25.0/{PAGE_ID}/feed", 503)
+    broadcast(supervisor, dispatcher, notice)
+    now = int(clock.now().timestamp())
+    assert social_posts.claim(notice["id"], "facebook", "notice", None, now, 120)  # a poster is at work right now
+    supervisor.patch(f"/wanted/{notice['id']}", groups=SUPERVISOR, body={"status": "captured"})
+
+    with pytest.raises(SocialPostUnavailableError, match="facebook"):
         social.handle(event("notice_captured", notice["id"]))
-    # The notice's own event, redelivered after the capture, finds it no longer active: nothing more goes out.
-    assert social.handle(event("broadcast_sent", notice["id"])) == {}
-    assert len(fake_x.tweets) == 1 and graph.page_posts == []
+
+    assert len(fake_x.tweets) == 2  # X's follow-up did not wait for the Page
 
 
 def test_a_template_broadcast_posts_nothing(supervisor, dispatcher, platforms):
