@@ -12,7 +12,7 @@ export PORT MOTO_PORT FAKE_GRAPH_PORT FAKE_X_PORT
 # `chalice local` import the same modules, and a cache file appearing mid-walk breaks the zip.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run tips token area-topics test lint package bench clean
+.PHONY: run tips token area-topics sms-settings test lint package bench clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sampark needs Python 3.11 or newer")'
@@ -32,6 +32,10 @@ tips: $(INSTALLED)
 token: ROLE ?= officer
 token: $(INSTALLED)
 	$(BIN)/python -m tools.officer_token --role "$(ROLE)" $(if $(AREA),--area "$(AREA)") $(if $(NAME),--name "$(NAME)")
+
+## sms-settings: after a deploy, the account's SNS SMS settings (STACK=, SPEND_LIMIT=<USD a month>, SENDER_ID=<DLT header>)
+sms-settings: $(INSTALLED)
+	$(BIN)/python -m tools.sms_settings --stack-name "$(or $(STACK),sampark)" --spend-limit "$(SPEND_LIMIT)" --sender-id "$(SENDER_ID)"
 
 ## area-topics: after a deploy, create the new-tip topic of every police area (STACK=<stack name>, AWS credentials)
 area-topics: $(INSTALLED)
