@@ -766,3 +766,24 @@ def test_the_functions_may_publish_broadcast_events() -> None:
     statement = _statements_by_sid()["BroadcastEvents"]
     assert statement["Action"] == ["sns:Publish"] and statement["Resource"] == [{"Ref": topic_id}]
     assert {"Ref": "DefaultRole"} in RESOURCES["DataAccessPolicy"]["Properties"]["Roles"]
+
+
+@pytest.mark.parametrize(
+    ("function", "retries"), [("ReceiveSms", 2), ("SyncSubscriptions", 0), ("CountSmsDeliveries", 2)]
+)
+def test_every_asynchronously_invoked_function_has_retries_an_age_and_an_on_failure_destination(function, retries):
+    [config] = [
+        r["Properties"]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig" and r["Properties"]["FunctionName"] == {"Ref": function}
+    ]
+    assert config["MaximumRetryAttempts"] == retries and 60 <= config["MaximumEventAgeInSeconds"] <= 21600
+    destination = config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert RESOURCES[destination]["Type"] == "AWS::SQS::Queue"
+    allowed = {
+        json.dumps(resource)
+        for statement in RESOURCES["DataAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if "sqs:SendMessage" in statement["Action"]
+        for resource in statement["Resource"]
+    }
+    assert json.dumps({"Fn::GetAtt": [destination, "Arn"]}) in allowed
