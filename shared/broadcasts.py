@@ -130,7 +130,7 @@ def _notice(wanted_id: Any, problems: list[str]) -> WantedNotice | None:
 
 
 def _template(template_id: Any, variables: Any, problems: list[str]) -> tuple[str | None, tuple]:
-    template = next((t for t in sms.templates().values() if t.id == template_id), None)
+    template = sms.template_with_id(template_id)
     if template is None or not template.purpose.startswith(ALERT_PURPOSE_PREFIXES):
         problems.append(f"template_id: {template_id!r} is not a registered alert template")
         return None, ()
@@ -181,7 +181,7 @@ def _sms_purpose_and_values(request: BroadcastRequest, language: str, area_name:
         values = {"area": area_name, "name": details.name, "crime": crime}
         values = {name: _fit(value, sms.variable_limit(purpose, name)) for name, value in values.items()}
         return purpose, {**values, "number": wanted.display_number(request.notice.number)}
-    template = next(t for t in sms.templates().values() if t.id == request.template_id)
+    template = sms.template_with_id(request.template_id)
     base = template.purpose.removesuffix(HINDI_SUFFIX)
     # A template registered in both languages ("alert", "alert_hi") reaches each language in its own.
     purpose = base + HINDI_SUFFIX if language == "hi" and base + HINDI_SUFFIX in sms.templates() else base
@@ -509,16 +509,20 @@ def broadcast_view(broadcast: Broadcast, social_posts: list[dict[str, Any]] | No
 
 def _texts_per_language_and_channel(messages: list[Message]) -> list[dict[str, Any]]:
     """One example per language and channel (the first area's: only the area's name differs), with the most parts."""
+    most_parts: dict[tuple[str, str], int] = {}
+    for message in messages:
+        key = (message.language, message.channel)
+        most_parts[key] = max(most_parts.get(key, 0), message.parts)
     shown: dict[tuple[str, str], dict[str, Any]] = {}
     for message in messages:
         key = (message.language, message.channel)
-        most_parts = max(m.parts for m in messages if (m.language, m.channel) == key)
-        if key not in shown:
-            shown[key] = {"language": message.language, "channel": message.channel, "text": message.text}
-            if message.channel == "sms":
-                shown[key] |= {"encoding": message.encoding, "parts": most_parts, "template_id": message.template_id}
-            else:
-                shown[key]["subject"] = message.subject
+        if key in shown:
+            continue
+        shown[key] = {"language": message.language, "channel": message.channel, "text": message.text}
+        if message.channel == "sms":
+            shown[key] |= {"encoding": message.encoding, "parts": most_parts[key], "template_id": message.template_id}
+        else:
+            shown[key]["subject"] = message.subject
     return list(shown.values())
 
 

@@ -313,6 +313,11 @@ def render(purpose: str, values: Mapping[str, str]) -> RenderedSms:
     return sms
 
 
+def template_with_id(template_id: object) -> Template | None:
+    """The registered template of that DLT template id, if there is one."""
+    return next((template for template in templates().values() if template.id == template_id), None)
+
+
 def variable_limit(purpose: str, name: str) -> int:
     """The most characters the variable ``name`` of the ``purpose`` template takes (DLT caps each at 30)."""
     return _variable(purpose, name).max
@@ -413,7 +418,7 @@ def two_way_number() -> str | None:
 def message_attributes(template_id: str) -> dict[str, dict[str, str]]:
     """The MessageAttributes of an SMS of that registered template (a Publish to a phone or to a topic)."""
     sender_id, entity_id = _dlt_settings()
-    if template_id not in {template.id for template in templates().values()}:
+    if template_with_id(template_id) is None:
         raise SmsRefusedError("the template id is not one of the registered templates")
     values = {
         "AWS.SNS.SMS.SMSType": "Transactional",

@@ -19,13 +19,17 @@ def _key(pseudonym: str, channel: Channel, window_start: int) -> RateItem:
 
 def count_message(pseudonym: str, channel: Channel, window_start: int, window_seconds: int) -> int:
     """Add one message to the sender's window and return the new count (atomic under concurrency)."""
+    return count_once(_key(pseudonym, channel, window_start), window_start, window_seconds)
+
+
+def count_once(item: RateItem, window_start: int, window_seconds: int) -> int:
+    """Add one to the counter item of a fixed window (expiring after the next one); the new count."""
     models.bind()
-    item = _key(pseudonym, channel, window_start)
     expires = datetime.fromtimestamp(window_start + 2 * window_seconds, tz=UTC)
     try:
         item.update(actions=[RateItem.count.add(1), RateItem.expires_at.set(expires)])
     except UpdateError as error:
-        raise StorageUnavailableError("could not count the message") from error
+        raise StorageUnavailableError("could not count the request") from error
     return int(item.count)
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, GetError, QueryError, UpdateError
 
 from shared.domain import ConsentEvent, SubscriberCount, Subscription, SubscriptionStatus
 from shared.errors import StorageUnavailableError
-from shared.storage import models
+from shared.storage import models, senders
 from shared.storage.models import (
     ConsentItem,
     ContactItem,
@@ -125,18 +125,7 @@ def count_attempt(subscription_id: str, max_attempts: int) -> bool:
 
 def count_in_window(key: str, window_start: int, window_seconds: int) -> int:
     """How many times ``key`` (a keyed hash of an address or number) was counted in this window, this one included."""
-    models.bind()
-    item = RateItem(pk=f"LIMIT#{key}", sk=f"WINDOW#{window_start}")
-    try:
-        item.update(
-            actions=[
-                RateItem.count.add(1),
-                RateItem.expires_at.set(datetime.fromtimestamp(window_start + 2 * window_seconds, tz=UTC)),
-            ]
-        )
-    except UpdateError as error:
-        raise StorageUnavailableError("could not count the request") from error
-    return int(item.count)
+    return senders.count_once(RateItem(pk=f"LIMIT#{key}", sk=f"WINDOW#{window_start}"), window_start, window_seconds)
 
 
 def activate(
