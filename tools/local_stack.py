@@ -422,6 +422,8 @@ def start_moto(port: int) -> Any:
 
     # Werkzeug logs every request, and the dispatcher polls three queues five times a second.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Officers sign in with a second factor as in AWS: moto then really checks the authenticator codes.
+    os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
     return server

@@ -6,18 +6,28 @@
 Signs in as one local user per role and areas (local-officer-bank-more, local-supervisor, …), created on first use
 with a fresh password each time and put in exactly the groups of that role and those areas (``area:<id>`` groups are
 created as needed). The access token is the last line of stdout; everything else goes to stderr.
+
+The pool demands MFA, as in AWS: the first sign-in of a user enrols an authenticator (the MFA_SETUP challenge) and
+later ones answer SOFTWARE_TOKEN_MFA. This tool plays the officer's authenticator app: it keeps each local user's TOTP
+secret under build/local-authenticator/ and computes the RFC 6238 code, which `make run`'s moto checks.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import difflib
+import hashlib
+import hmac
 import os
 import secrets
 import socket
+import struct
 import sys
+import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,6 +42,7 @@ ROLE_NAMES = ("officer", "supervisor", "admin")  # shared.tokens.ROLES, in the o
 DEFAULT_MOTO_PORT = 5000
 START_FIRST = "start the local system with `make run` first"
 SUGGESTED_AREAS = 5
+AUTHENTICATOR_DIR = Path(__file__).resolve().parent.parent / "build" / "local-authenticator"
 
 
 class TokenError(Exception):
@@ -120,6 +131,7 @@ def issue_token(role: str, areas: Sequence[str], endpoint: str, name: str = "") 
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": username, "PASSWORD": password},
         )
+        result = _second_factor(idp, ids.client_id, username, result, AUTHENTICATOR_DIR / ids.pool_id / username)
     except (ClientError, BotoCoreError) as error:
         raise TokenError(
             f"the moto server at {endpoint} refused ({error}); is MOTO_PORT the one `make run` uses?"
@@ -130,6 +142,61 @@ def issue_token(role: str, areas: Sequence[str], endpoint: str, name: str = "") 
     minutes = authentication.get("ExpiresIn", 0) // 60
     print(f"{username} ({', '.join(groups)}): access token valid for {minutes} minutes", file=sys.stderr)
     return str(authentication["AccessToken"])
+
+
+def _second_factor(
+    idp: Any, client_id: str, username: str, result: dict[str, Any], secret_file: Path
+) -> dict[str, Any]:
+    """Answer the pool's MFA challenge as the officer's authenticator app would: enrol once, then give the code.
+
+    https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-settings-mfa-totp.html
+    """
+    challenge = result.get("ChallengeName")
+    if challenge == "MFA_SETUP":
+        secret = idp.associate_software_token(Session=result["Session"])["SecretCode"]
+        verified = idp.verify_software_token(
+            Session=result["Session"], UserCode=totp(secret), FriendlyDeviceName="make token"
+        )
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        secret_file.write_text(secret)
+        return idp.respond_to_auth_challenge(
+            ClientId=client_id,
+            ChallengeName="MFA_SETUP",
+            Session=verified["Session"],
+            ChallengeResponses={"USERNAME": username},
+        )
+    if challenge is None and not secret_file.exists():
+        # moto's USER_PASSWORD_AUTH skips MFA_SETUP (Cognito does not): enrol with the token it gave instead, so
+        # that every later sign-in is challenged for a code, as in AWS.
+        access_token = result["AuthenticationResult"]["AccessToken"]
+        secret = idp.associate_software_token(AccessToken=access_token)["SecretCode"]
+        idp.verify_software_token(AccessToken=access_token, UserCode=totp(secret), FriendlyDeviceName="make token")
+        idp.set_user_mfa_preference(
+            AccessToken=access_token, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True}
+        )
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        secret_file.write_text(secret)
+        return result
+    if challenge == "SOFTWARE_TOKEN_MFA":
+        if not secret_file.exists():
+            raise TokenError(f"{username} enrolled an authenticator this tool does not hold ({secret_file})")
+        return idp.respond_to_auth_challenge(
+            ClientId=client_id,
+            ChallengeName="SOFTWARE_TOKEN_MFA",
+            Session=result["Session"],
+            ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": totp(secret_file.read_text())},
+        )
+    return result
+
+
+def totp(secret: str, now: float | None = None) -> str:
+    """RFC 6238 TOTP (HMAC-SHA1, 30-second steps, 6 digits) of a base32 secret: what authenticator apps show."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
+    step = int((time.time() if now is None else now) // 30)
+    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    code = (struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
+    return f"{code:06d}"
 
 
 def _set_groups(idp: Any, pool_id: str, username: str, role: str, areas: Sequence[str]) -> list[str]:

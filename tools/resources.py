@@ -221,7 +221,13 @@ class LocalStack:
         return pool_logical_id, client_logical_id
 
     def _ordered(self, types: tuple[str, ...]) -> list[str]:
-        return [logical_id for logical_id, resource in self.resources.items() if resource["Type"] in types]
+        """The resources of these types; those behind a deploy parameter's Condition (the operators' email
+        subscription) exist only in AWS."""
+        return [
+            logical_id
+            for logical_id, resource in self.resources.items()
+            if resource["Type"] in types and "Condition" not in resource
+        ]
 
     def _properties(self, logical_id: str) -> dict[str, Any]:
         return self.resolve(self.resources[logical_id]["Properties"])

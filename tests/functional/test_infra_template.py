@@ -757,7 +757,11 @@ def test_only_the_broadcast_events_topic_may_send_to_the_social_posts_queue() ->
     assert statement["Effect"] == "Allow" and statement["Principal"] == {"Service": "sns.amazonaws.com"}
     assert _as_list(statement["Action"]) == ["sqs:SendMessage"]
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": topic_id}}}
-    (subscription_id,) = [lid for lid, r in RESOURCES.items() if r["Type"] == "AWS::SNS::Subscription"]
+    (subscription_id,) = [
+        lid
+        for lid, r in RESOURCES.items()
+        if r["Type"] == "AWS::SNS::Subscription" and r["Properties"]["TopicArn"] == {"Ref": topic_id}
+    ]
     assert policy_id in RESOURCES[subscription_id]["DependsOn"]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -19,6 +20,9 @@ from shared.tokens import Principal, verify_access_token
 from tools import officer_token
 from tools.local_stack import HOST, MotoSession
 from tools.resources import LocalStack
+
+
+TOTP_CHECKS = "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ def moto_stack() -> Iterator[MotoStack]:
     from moto.server import ThreadedMotoServer
 
     port = _free_port()
+    checks_codes = os.environ.get(TOTP_CHECKS)
+    os.environ[TOTP_CHECKS] = "true"  # as make run does: moto checks the authenticator codes
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
     try:
@@ -49,6 +55,17 @@ def moto_stack() -> Iterator[MotoStack]:
         yield MotoStack(endpoint=endpoint, port=port, stack=stack)
     finally:
         server.stop()
+        if checks_codes is None:
+            os.environ.pop(TOTP_CHECKS, None)
+        else:
+            os.environ[TOTP_CHECKS] = checks_codes
+
+
+@pytest.fixture(autouse=True)
+def authenticator(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """The local users' TOTP secrets, as an officer's authenticator app holds them: kept out of build/."""
+    monkeypatch.setattr(officer_token, "AUTHENTICATOR_DIR", tmp_path / "authenticator")
+    return tmp_path / "authenticator"
 
 
 @pytest.fixture
@@ -205,3 +222,50 @@ def test_a_second_user_of_a_role_has_a_plain_name(name, accepted):
     else:
         with pytest.raises(TokenError, match="NAME"):
             checked_name(name)
+
+
+def test_officers_must_sign_in_with_an_authenticator_code(moto_stack: MotoStack) -> None:
+    ids = moto_stack.stack.find_officers_pool()
+    idp = moto_stack.stack.session.client("cognito-idp")
+    assert idp.get_user_pool_mfa_config(UserPoolId=ids.pool_id)["MfaConfiguration"] == "ON"
+
+
+def test_first_sign_in_enrols_an_authenticator_and_later_ones_answer_with_its_code(
+    moto_stack: MotoStack, authenticator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, first, _ = _run(capsys, moto_stack.port, "--role", "supervisor", "--name", "mfa")
+    ids = moto_stack.stack.find_officers_pool()
+    secret_file = authenticator / ids.pool_id / "local-supervisor-mfa"
+    assert status == 0 and secret_file.read_text()
+    status, second, _ = _run(capsys, moto_stack.port, "--role", "supervisor", "--name", "mfa")
+    assert status == 0 and second.strip() != first.strip()
+    # A wrong code is refused: moto checks the codes, as Cognito does.
+    idp = moto_stack.stack.session.client("cognito-idp")
+    password = "Wrong-Code-Check-1a"
+    idp.admin_set_user_password(
+        UserPoolId=ids.pool_id, Username="local-supervisor-mfa", Password=password, Permanent=True
+    )
+    challenge = idp.initiate_auth(
+        ClientId=ids.client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "local-supervisor-mfa", "PASSWORD": password},
+    )
+    assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+    wrong = f"{(int(officer_token.totp(secret_file.read_text())) + 1) % 1_000_000:06d}"
+    with pytest.raises(idp.exceptions.CodeMismatchException):
+        idp.respond_to_auth_challenge(
+            ClientId=ids.client_id,
+            ChallengeName="SOFTWARE_TOKEN_MFA",
+            Session=challenge["Session"],
+            ChallengeResponses={"USERNAME": "local-supervisor-mfa", "SOFTWARE_TOKEN_MFA_CODE": wrong},
+        )
+
+
+@pytest.mark.parametrize(
+    ("now", "code"),
+    [(59, "287082"), (1111111109, "081804"), (1234567890, "005924"), (2000000000, "279037")],
+)
+def test_authenticator_codes_are_rfc_6238(now: int, code: str) -> None:
+    # RFC 6238 appendix B, SHA-1 vectors (8 digits there; authenticator apps and Cognito show the last 6).
+    secret = base64.b32encode(b"12345678901234567890").decode()
+    assert officer_token.totp(secret, now=now) == code
