@@ -12,7 +12,7 @@ export PORT MOTO_PORT FAKE_GRAPH_PORT FAKE_X_PORT
 # `chalice local` import the same modules, and a cache file appearing mid-walk breaks the zip.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run tips token area-topics sms-settings test lint package bench clean
+.PHONY: run tips token area-topics sms-settings replay-dlq test lint package bench clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sampark needs Python 3.11 or newer")'
@@ -40,6 +40,10 @@ sms-settings: $(INSTALLED)
 ## area-topics: after a deploy, create the new-tip topic of every police area (STACK=<stack name>, AWS credentials)
 area-topics: $(INSTALLED)
 	$(BIN)/python -m tools.area_topics --stack-name "$(or $(STACK),sampark)"
+
+## replay-dlq: move a dead-letter queue's messages back to be processed again (QUEUE=<name|URL|logical id>, STACK=, MAX=<at most N>, DRY_RUN=1 to only list them)
+replay-dlq: $(INSTALLED)
+	$(BIN)/python -m tools.replay_dlq --queue "$(QUEUE)" --stack-name "$(or $(STACK),sampark)" $(if $(MAX),--max "$(MAX)") $(if $(DRY_RUN),--dry-run)
 
 ## test: lint, then every test (--dist loadfile: a file's tests share one worker, e.g. the one package build)
 test: $(INSTALLED) lint

@@ -21,7 +21,6 @@ from tools import officer_token
 from tools.local_stack import HOST, MotoSession
 from tools.resources import LocalStack
 
-
 TOTP_CHECKS = "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"
 
 
