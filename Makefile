@@ -12,7 +12,7 @@ export PORT MOTO_PORT FAKE_GRAPH_PORT FAKE_X_PORT
 # `chalice local` import the same modules, and a cache file appearing mid-walk breaks the zip.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run tips token area-topics sms-settings replay-dlq test lint package bench clean
+.PHONY: run tips token area-topics sms-settings replay-dlq deploy test lint package bench clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sampark needs Python 3.11 or newer")'
@@ -32,6 +32,11 @@ tips: $(INSTALLED)
 token: ROLE ?= officer
 token: $(INSTALLED)
 	$(BIN)/python -m tools.officer_token --role "$(ROLE)" $(if $(AREA),--area "$(AREA)") $(if $(NAME),--name "$(NAME)")
+
+## deploy: build STAGE (prod) and deploy it as stack STACK with CloudFormation, then the post-deploy steps (REGION=ap-south-1, SPEND_LIMIT=<USD>, SENDER_ID=<DLT header>, PARAMETERS="Key=Value ...", YES=1 to skip the question)
+deploy: STAGE ?= prod
+deploy: $(INSTALLED)
+	$(BIN)/python -m tools.deploy --stage "$(STAGE)" --stack-name "$(or $(STACK),sampark)" $(if $(REGION),--region "$(REGION)") $(if $(SPEND_LIMIT),--spend-limit "$(SPEND_LIMIT)") $(if $(SENDER_ID),--sender-id "$(SENDER_ID)") $(foreach p,$(PARAMETERS),--parameter "$(p)") $(if $(YES),--yes)
 
 ## sms-settings: after a deploy, the account's SNS SMS settings (STACK=, SPEND_LIMIT=<USD a month>, SENDER_ID=<DLT header>)
 sms-settings: $(INSTALLED)

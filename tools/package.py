@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MERGE_TEMPLATE = ROOT / "infra" / "resources.json"
-STAGE = "dev"
+STAGE = "dev"  # the default; tools.deploy builds its own stage (e.g. prod)
 CODE_URI = "./deployment.zip"  # relative to sam.json: both are written side by side
 LAMBDA_TASK_ROOT = "/var/task"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip
@@ -34,27 +34,27 @@ def venv_script(name: str) -> str:
     return str(candidate) if candidate.exists() else (shutil.which(name) or name)
 
 
-def chalice_package(dest: Path) -> Path:
-    """Run `chalice package` into ``dest``; returns ``dest`` (holding sam.json and deployment.zip).
+def chalice_package(dest: Path, stage: str = STAGE) -> Path:
+    """Run `chalice package` for ``stage`` into ``dest``; returns ``dest`` (holding sam.json and deployment.zip).
 
     Chalice writes its cached zip in place (.chalice/deployments/) and reuses any file it finds there, so an
     interrupted build leaves a broken zip that every later build would ship: such a cache entry is removed and
     the build runs once more.
     """
-    _run_chalice_package(dest)
+    _run_chalice_package(dest, stage)
     if not zipfile.is_zipfile(dest / "deployment.zip"):
         print("chalice's cached deployment zip is broken: rebuilding it", file=sys.stderr)
         for cached in (ROOT / ".chalice" / "deployments").glob("*.zip"):
             cached.unlink()
-        _run_chalice_package(dest)
+        _run_chalice_package(dest, stage)
     return dest
 
 
-def _run_chalice_package(dest: Path) -> None:
+def _run_chalice_package(dest: Path, stage: str) -> None:
     env = dict(os.environ)
     env.setdefault("AWS_DEFAULT_REGION", "ap-south-1")  # chalice refuses to run without a region
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # chalice imports app.py: keep stray .pyc out of vendor/'s links
-    command = [venv_script("chalice"), "package", "--stage", STAGE, "--merge-template", str(MERGE_TEMPLATE)]
+    command = [venv_script("chalice"), "package", "--stage", stage, "--merge-template", str(MERGE_TEMPLATE)]
     subprocess.run([*command, str(dest)], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
@@ -107,11 +107,11 @@ def write_zip(folder: Path, dst_zip: Path) -> None:
             archive.writestr(entry, path.read_bytes())
 
 
-def build(outdir: Path) -> tuple[Path, Path]:
-    """OUTDIR/sam.json and OUTDIR/deployment.zip (with bytecode); returns their paths."""
+def build(outdir: Path, stage: str = STAGE) -> tuple[Path, Path]:
+    """OUTDIR/sam.json and OUTDIR/deployment.zip (with bytecode) for a chalice stage; returns their paths."""
     outdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        raw = chalice_package(Path(scratch))
+        raw = chalice_package(Path(scratch), stage)
         template = json.loads((raw / "sam.json").read_text())
         check_runtime(template)
         for resource in functions_of(template).values():
