@@ -4,7 +4,20 @@ import functools
 
 from chalice import Chalice, ConvertToMiddleware
 
-from functions import areas, audit, broadcasts, messenger, sms, subscriptions, tips, wanted, whatsapp, workers, x
+from functions import (
+    areas,
+    audit,
+    broadcasts,
+    health,
+    messenger,
+    sms,
+    subscriptions,
+    tips,
+    wanted,
+    whatsapp,
+    workers,
+    x,
+)
 from shared.observability import logger, metrics
 
 app = Chalice(app_name="sampark", configure_logs=False)
@@ -22,6 +35,7 @@ app.register_blueprint(wanted.bp)
 app.register_blueprint(subscriptions.bp)
 app.register_blueprint(broadcasts.bp)
 app.register_blueprint(workers.bp)
+app.register_blueprint(health.bp)
 
 # Lambda entry points of the queue-triggered functions. Chalice names blueprint handlers by module
 # (functions.workers.*), so Lambda would skip this file and with it the middleware (aws/chalice#1566);
@@ -35,3 +49,4 @@ count_sms_deliveries = workers.count_sms_deliveries
 post_to_social = workers.post_to_social
 receive_sms = sms.receive_sms
 sync_subscriptions = subscriptions.sync_subscriptions
+check_channel_health = health.check_channel_health

@@ -28,6 +28,9 @@ DEFAULTS: dict[str, str] = {
     # Must equal maxReceiveCount of the media queue's redrive policy (infra/resources.json).
     "MEDIA_MAX_RECEIVES": "5",
     "HTTP_TIMEOUT_SECONDS": "10",
+    # check_channel_health waits this long for all platforms together (they are asked in parallel); a platform
+    # that has not answered by then is reported unhealthy ("timeout"). Well under the function's 20 s timeout.
+    "CHANNEL_HEALTH_TIMEOUT_SECONDS": "8",
     # A sender over this many messages in a window still has them stored, but is acknowledged no more (one notice).
     "SENDER_MESSAGE_LIMIT": "20",
     "SENDER_LIMIT_WINDOW_SECONDS": "3600",
@@ -67,6 +70,8 @@ SECRET_NAMES: frozenset[str] = frozenset(
         "X_CONSUMER_SECRET",
         "X_ACCESS_TOKEN",
         "X_ACCESS_TOKEN_SECRET",
+        # The X app's app-only bearer token: only the health check uses it (GET /2/webhooks).
+        "X_BEARER_TOKEN",
         "SENDER_PEPPER",
     }
 )
@@ -74,6 +79,8 @@ SECRET_NAMES: frozenset[str] = frozenset(
 # Identifiers of the platforms' accounts: not secret, but looked up in the secret too so that one place holds them.
 ACCOUNT_NAMES: frozenset[str] = frozenset(
     {
+        # Optional: the health check then insists that this app (not just any) is subscribed to the Page.
+        "META_APP_ID",
         "WHATSAPP_PHONE_NUMBER_ID",
         "MESSENGER_PAGE_ID",
         "X_ACCOUNT_ID",

@@ -10,7 +10,14 @@ Used by `make run` (there is no internet) and by the tests. It follows the docum
                                             (Bearer = the Page access token)
 - POST /<version>/<page-id>/photos {"url", "caption"} -> a Page photo post: {"id", "post_id"} (Bearer = Page token)
 - POST /<version>/<page-id>/feed {"message"}          -> a Page text post: {"id"}              (Bearer = Page token)
+- GET  /<version>/<phone-number-id>      -> the phone number node {"id", …} (Bearer = the WhatsApp token), for
+                                            ids added with add_phone_number(); ?fields=id,… narrows it
+- GET  /<version>/<page-id>/subscribed_apps -> {"data": [{"id": <app id>, "subscribed_fields": [...]}]}
+                                            (Bearer = the Page token): our app, subscribed to "messages", until
+                                            set_subscribed_fields() or unsubscribe_page() says otherwise
 - GET  /_fake/replies                    -> every reply and Page post received so far (for people and tests)
+Failure injection: fail_next / reject_next (statuses, Graph errors such as 190 for an expired token) and
+delay_next (a slow answer) for the next requests under a path prefix.
 """
 
 from __future__ import annotations
@@ -19,14 +26,17 @@ import base64
 import hashlib
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 DEMO_MEDIA_ID = "1210000000000001"
+FAKE_APP_ID = "1000000000000042"  # the Meta app the fake's Page is subscribed to
+DEFAULT_SUBSCRIBED_FIELDS = ("messages", "messaging_postbacks", "message_echoes")
 DEMO_PHOTO = Path(__file__).resolve().parent.parent / "tests" / "events" / "media" / "photo.jpg"
 
 
@@ -48,6 +58,11 @@ class FakeGraphState:
     requests: list[tuple[str, str]] = field(default_factory=list)
     # path prefix -> (status, Graph error) to answer before behaving normally (failure injection for tests)
     failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    # path prefix -> seconds to wait before answering the next requests (a slow Graph API)
+    delays: dict[str, list[float]] = field(default_factory=dict)
+    phone_numbers: set[str] = field(default_factory=set)
+    # The Page's subscription of our app: its fields, or None when the app is not subscribed at all.
+    subscribed_fields: list[str] | None = field(default_factory=lambda: list(DEFAULT_SUBSCRIBED_FIELDS))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -65,7 +80,10 @@ class FakeGraphServer:
         self.version = version
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-graph", daemon=True)
+        # stop() waits for the serve loop to notice: a short poll keeps each test's teardown short.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-graph", daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -103,6 +121,26 @@ class FakeGraphServer:
             self.state.failures.setdefault(path_prefix, []).extend(
                 (status, {"message": "injected failure", "code": 1}) for status in statuses
             )
+
+    def delay_next(self, path_prefix: str, seconds: float) -> None:
+        """Wait ``seconds`` before answering the next request under ``path_prefix``."""
+        with self.state.lock:
+            self.state.delays.setdefault(path_prefix, []).append(seconds)
+
+    def add_phone_number(self, phone_number_id: str) -> None:
+        """Let the WhatsApp token see this phone number id (GET /<version>/<phone-number-id>)."""
+        with self.state.lock:
+            self.state.phone_numbers.add(phone_number_id)
+
+    def set_subscribed_fields(self, *fields: str) -> None:
+        """Keep our app subscribed to the Page, with only these webhook fields."""
+        with self.state.lock:
+            self.state.subscribed_fields = list(fields)
+
+    def unsubscribe_page(self) -> None:
+        """Unsubscribe our app from the Page, as Meta does after its webhook kept failing."""
+        with self.state.lock:
+            self.state.subscribed_fields = None
 
     def reject_next(self, path_prefix: str, status: int, code: int, subcode: int | None = None) -> None:
         """Answer the next request under ``path_prefix`` with a Graph error of that code (and subcode)."""
@@ -145,10 +183,16 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
             parts = path.strip("/").split("/")
             if len(parts) == 2 and parts[0] == "cdn":  # signed CDN URLs need no token
                 return None if self._injected_failure(path) else self._bytes(state.cdn.get(parts[1]))
+            if len(parts) == 3 and parts[0] == fake.version and parts[2] == "subscribed_apps":
+                if self._injected_failure(path) or not self._authorised(state.page_access_token or ""):
+                    return None
+                return self._subscribed_apps()
             if self._injected_failure(path) or not self._authorised():
                 return None
             if len(parts) == 2 and parts[0] == "media":
                 return self._media_bytes(parts[1])
+            if len(parts) == 2 and parts[0] == fake.version and parts[1] in state.phone_numbers:
+                return self._phone_number(parts[1])
             if len(parts) == 2 and parts[0] == fake.version:
                 return self._media_info(parts[1])
             return self._json(404, {"error": {"message": "unknown path", "code": 100}})
@@ -236,6 +280,27 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
             print(f"[fake-graph] posted on the Page ({edge}): {text.splitlines()[0] if text else ''!r}", flush=True)
             return self._json(200, answer)
 
+        def _phone_number(self, phone_number_id: str) -> None:
+            node = {
+                "verified_name": "Dhanbad Police",
+                "code_verification_status": "VERIFIED",
+                "display_phone_number": "+91 90000 00001",
+                "quality_rating": "GREEN",
+                "platform_type": "CLOUD_API",
+                "id": phone_number_id,
+            }
+            fields = parse_qs(urlsplit(self.path).query).get("fields")
+            if fields:
+                wanted = set(fields[0].split(",")) | {"id"}
+                node = {key: value for key, value in node.items() if key in wanted}
+            return self._json(200, node)
+
+        def _subscribed_apps(self) -> None:
+            with state.lock:
+                fields = state.subscribed_fields
+            apps = [] if fields is None else [{"id": FAKE_APP_ID, "name": "Sampark", "subscribed_fields": fields}]
+            return self._json(200, {"data": apps})
+
         def _media_info(self, media_id: str) -> None:
             media = state.media.get(media_id)
             if media is None:
@@ -273,6 +338,10 @@ def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
             return False
 
         def _injected_failure(self, path: str) -> bool:
+            with state.lock:
+                delay = next((d.pop(0) for prefix, d in state.delays.items() if path.startswith(prefix) and d), 0.0)
+            if delay:
+                time.sleep(delay)
             with state.lock:
                 state.requests.append((self.command, path))
                 for prefix, failures in state.failures.items():

@@ -8,8 +8,14 @@ whose OAuth 1.0a signature (HMAC-SHA1, user context of the configured account) d
                                                         police account's own tweet of a wanted notice)
 - GET  <any path added with add_media(…, signed=True)>, e.g. /ton/<name> or /1.1/ton/data/dm/…  -> the bytes (signed)
 - GET  <any path added with add_media(…, signed=False)>, e.g. /media/<name> (like pbs.twimg.com) -> the bytes
+- GET  /2/webhooks (app-only Bearer, set_bearer_token) -> {"data": [{"id", "url", "valid", "created_at"}],
+                                                        "meta": {"result_count"}}: one valid webhook on /webhooks/x
+                                                        until invalidate_webhook() or remove_webhooks()
+- GET  /2/account_activity/webhooks/<webhook id>/subscriptions/all (signed) -> {"data": {"subscribed": true}}, until
+                                                        unsubscribe_account()
 - GET  /_fake/sent                                                   -> every DM and tweet received so far
-Failure injection: ``fail_next(path_prefix, *statuses)`` answers the next requests under a prefix with those statuses.
+Failure injection: ``fail_next(path_prefix, *statuses)`` answers the next requests under a prefix with those statuses;
+``delay_next(path_prefix, seconds)`` answers the next one late.
 It prints only the text it delivers, never a recipient id.
 """
 
@@ -29,6 +35,9 @@ from shared.channels.x import oauth_signature, parse_oauth_header, signature_bas
 # X refuses a timestamp too far from its clock; it does not document the window, a few minutes is the common lore.
 TIMESTAMP_TOLERANCE_SECONDS = 300
 TWEET_MAX_WEIGHTED_LENGTH = 280
+FAKE_WEBHOOK_ID = "1860000000000000001"
+FAKE_WEBHOOK_URL = "https://sampark.example.org/api/webhooks/x"
+_SUBSCRIPTION_PATH = ["2", "account_activity", "webhooks", "subscriptions", "all"]
 
 
 @dataclass
@@ -51,6 +60,14 @@ class FakeXState:
     requests: list[tuple[str, str, bool]] = field(default_factory=list)
     nonces: set[str] = field(default_factory=set)
     failures: dict[str, list[int]] = field(default_factory=dict)
+    delays: dict[str, list[float]] = field(default_factory=dict)
+    bearer_token: str | None = None  # the app-only token of the webhook endpoints; refused (401) until it is set
+    webhooks: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {"id": FAKE_WEBHOOK_ID, "url": FAKE_WEBHOOK_URL, "valid": True, "created_at": "2026-11-01T00:00:00.000Z"}
+        ]
+    )
+    account_subscribed: bool = True  # the police account's Account Activity subscription to the webhooks
     next_id: int = 1870000000000000001
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -64,13 +81,18 @@ class FakeXServer:
         access_token: str,
         access_token_secret: str,
         account_id: str,
+        bearer_token: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.state = FakeXState(consumer_key, consumer_secret, access_token, access_token_secret, account_id)
+        self.state.bearer_token = bearer_token
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-x", daemon=True)
+        # stop() waits for the serve loop to notice: a short poll keeps each test's teardown short.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-x", daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -95,6 +117,28 @@ class FakeXServer:
     def fail_next(self, path_prefix: str, *statuses: int) -> None:
         with self.state.lock:
             self.state.failures.setdefault(path_prefix, []).extend(statuses)
+
+    def delay_next(self, path_prefix: str, seconds: float) -> None:
+        with self.state.lock:
+            self.state.delays.setdefault(path_prefix, []).append(seconds)
+
+    def set_bearer_token(self, token: str) -> None:
+        with self.state.lock:
+            self.state.bearer_token = token
+
+    def invalidate_webhook(self) -> None:
+        """Mark every webhook invalid, as X does after a failed CRC check."""
+        with self.state.lock:
+            for webhook in self.state.webhooks:
+                webhook["valid"] = False
+
+    def remove_webhooks(self) -> None:
+        with self.state.lock:
+            self.state.webhooks.clear()
+
+    def unsubscribe_account(self) -> None:
+        with self.state.lock:
+            self.state.account_subscribed = False
 
     @property
     def sent(self) -> list[dict[str, Any]]:
@@ -135,6 +179,11 @@ def _handler_for(fake: FakeXServer) -> type[BaseHTTPRequestHandler]:
             signed = self._signature_ok()
             if self._injected_failure(path, signed):
                 return None
+            parts = path.strip("/").split("/")
+            if parts == ["2", "webhooks"]:
+                return self._webhooks()
+            if len(parts) == 6 and parts[:3] + parts[4:] == _SUBSCRIPTION_PATH:  # …/webhooks/<id>/subscriptions/all
+                return self._subscription(parts[3], signed)
             media = state.media.get(path)
             if media is None:
                 return self._problem(404, "Not Found Error", "Could not find the media.")
@@ -191,6 +240,23 @@ def _handler_for(fake: FakeXServer) -> type[BaseHTTPRequestHandler]:
             print(f"[fake-x] {what} posted: {payload['text']!r}", flush=True)
             return self._json(201, {"data": {"id": tweet_id, "text": payload["text"]}})
 
+        def _webhooks(self) -> None:
+            with state.lock:
+                expected, webhooks = state.bearer_token, [dict(webhook) for webhook in state.webhooks]
+            if not expected or self.headers.get("Authorization") != f"Bearer {expected}":
+                return self._unauthorized()
+            return self._json(200, {"data": webhooks, "meta": {"result_count": len(webhooks)}})
+
+        def _subscription(self, webhook_id: str, signed: bool) -> None:
+            if not signed:  # user context: the police account's OAuth 1.0a token
+                return self._unauthorized()
+            with state.lock:
+                known = any(webhook["id"] == webhook_id for webhook in state.webhooks)
+                subscribed = state.account_subscribed
+            if not known:
+                return self._problem(400, "Invalid Request", "WebhookIdInvalid")
+            return self._json(200, {"data": {"subscribed": subscribed}})
+
         def _signature_ok(self) -> bool:
             """Recompute the OAuth 1.0a signature of this request with the account's credentials (RFC 5849 §3.2)."""
             params = parse_oauth_header(self.headers.get("Authorization") or "")
@@ -221,6 +287,10 @@ def _handler_for(fake: FakeXServer) -> type[BaseHTTPRequestHandler]:
             return True
 
         def _injected_failure(self, path: str, signed: bool) -> bool:
+            with state.lock:
+                delay = next((d.pop(0) for prefix, d in state.delays.items() if path.startswith(prefix) and d), 0.0)
+            if delay:
+                time.sleep(delay)
             with state.lock:
                 state.requests.append((self.command, path, signed))
                 for prefix, statuses in state.failures.items():

@@ -449,6 +449,77 @@ def _authorization(method: str, url: str) -> dict[str, str]:
     return {"Authorization": header}
 
 
+# --- health check (shared.channel_health) -----------------------------------------------------------------------
+# Returns None when X can deliver to us, else a short reason made of HTTP statuses only (never a token or a body).
+
+WEBHOOK_PATH = "/webhooks/x"  # the route of functions/x.py: our webhook is the registered URL whose path ends so
+
+
+def check_health() -> str | None:
+    """Is our Account Activity webhook registered and valid and, given a user token, is the account subscribed?"""
+    bearer = config.get_optional("X_BEARER_TOKEN")
+    if not bearer:
+        return "bearer_token_not_configured (X_BEARER_TOKEN)"
+    webhook_id, problem = _our_webhook(bearer)
+    if problem or not webhook_id:
+        return problem or "unexpected_answer (a webhook without an id)"
+    if not posting_configured():  # the user token: the four settings that also sign DMs and posts
+        return None
+    return _subscription_problem(webhook_id)
+
+
+# https://docs.x.com/x-api/webhooks/quickstart  (View webhooks: OAuth 2.0 app-only bearer token)
+# GET /2/webhooks  ->  200 {"data": [{"id": "1234567890", "url": "https://…/api/webhooks/x", "valid": true,
+#                                     "created_at": "2025-01-15T12:00:00.000Z"}], "meta": {"result_count": 1}}
+# X re-runs the CRC every hour; a webhook that fails it turns "valid": false and gets no events until it passes.
+def _our_webhook(bearer: str) -> tuple[str | None, str | None]:
+    """(the id of our valid webhook, None), or (None, what is wrong)."""
+    url = f"{config.get_url(API_URL_SETTING)}/2/webhooks"
+    try:
+        response = http.request("GET", url, headers={"Authorization": f"Bearer {bearer}"})
+    except http.HttpError as error:
+        return None, f"unreachable ({error})"  # the error names the method and host only
+    if response.status != 200:
+        return None, _health_problem(response.status, unauthorized="bearer_token_invalid")
+    webhooks = [_dict(item) for item in _list(_dict(response.json()).get("data"))]
+    ours = [hook for hook in webhooks if urlsplit(_str(hook.get("url"))).path.rstrip("/").endswith(WEBHOOK_PATH)]
+    if not ours:
+        return None, "webhook_not_registered"
+    if any(hook.get("valid") is not True for hook in ours):
+        return None, "webhook_invalid"
+    return _str(ours[0].get("id")), None
+
+
+# https://docs.x.com/x-api/account-activity/quickstart  (Checking a subscription: OAuth 1.0a user context)
+# GET /2/account_activity/webhooks/{webhook_id}/subscriptions/all  ->  200 {"data": {"subscribed": true}}
+def _subscription_problem(webhook_id: str) -> str | None:
+    """Does the police account's token still work, and is the account still subscribed to the webhook?"""
+    base = config.get_url(API_URL_SETTING)
+    url = f"{base}/2/account_activity/webhooks/{quote(webhook_id, safe='')}/subscriptions/all"
+    try:
+        response = http.request("GET", url, headers=_authorization("GET", url))
+    except http.HttpError as error:
+        return f"unreachable ({error})"
+    if response.status == 200:
+        subscribed = _dict(_dict(response.json()).get("data")).get("subscribed")
+        return None if subscribed is True else "account_not_subscribed"
+    return _health_problem(response.status, unauthorized="user_token_invalid", refused="account_not_subscribed")
+
+
+# https://docs.x.com/x-api/fundamentals/response-codes-and-errors
+# 401 {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}: keep only the status.
+def _health_problem(status: int, *, unauthorized: str, refused: str = "unexpected_answer") -> str:
+    if status == 401:
+        return f"{unauthorized} (HTTP 401)"
+    if status == 403:
+        return "forbidden (HTTP 403)"  # e.g. the app lost its Account Activity access, or the account is suspended
+    if status == 429:
+        return "rate_limited (HTTP 429)"
+    if status >= 500:
+        return f"platform_unavailable (HTTP {status})"
+    return f"{refused} (HTTP {status})"
+
+
 # --- OAuth 1.0a (RFC 5849), HMAC-SHA1 ------------------------------------------------------------------------
 # https://docs.x.com/fundamentals/authentication/oauth-1-0a/creating-a-signature
 # X signs the method, the base URL, the query parameters and the oauth_* values; a JSON body is not part of it
