@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# checkov pins its own dependencies (they clash with ours): a venv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 PORT ?= 8000
 MOTO_PORT ?= 5000
 FAKE_GRAPH_PORT ?= 5002
@@ -12,7 +15,7 @@ export PORT MOTO_PORT FAKE_GRAPH_PORT FAKE_X_PORT
 # `chalice local` import the same modules, and a cache file appearing mid-walk breaks the zip.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run tips token area-topics sms-settings replay-dlq deploy test lint package bench clean
+.PHONY: run tips token area-topics sms-settings resend-acks replay-dlq deploy test lint checkov package bench clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sampark needs Python 3.11 or newer")'
@@ -46,13 +49,27 @@ sms-settings: $(INSTALLED)
 area-topics: $(INSTALLED)
 	$(BIN)/python -m tools.area_topics --stack-name "$(or $(STACK),sampark)"
 
+## resend-acks: after the DLT settings arrive, queue the SMS acknowledgements that waited for them (STACK=, DAYS=7, DRY_RUN=1)
+resend-acks: $(INSTALLED)
+	$(BIN)/python -m tools.resend_acks --stack-name "$(or $(STACK),sampark)" $(if $(DAYS),--days "$(DAYS)") $(if $(DRY_RUN),--dry-run)
+
 ## replay-dlq: move a dead-letter queue's messages back to be processed again (QUEUE=<name|URL|logical id>, STACK=, MAX=<at most N>, DRY_RUN=1 to only list them)
 replay-dlq: $(INSTALLED)
 	$(BIN)/python -m tools.replay_dlq --queue "$(QUEUE)" --stack-name "$(or $(STACK),sampark)" $(if $(MAX),--max "$(MAX)") $(if $(DRY_RUN),--dry-run)
 
-## test: lint, then every test (--dist loadfile: a file's tests share one worker, e.g. the one package build)
+## test: lint, then every test (--dist loadfile: a file's tests share one worker, e.g. the one package build), then checkov
 test: $(INSTALLED) lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(MAKE) --no-print-directory checkov
+
+$(CHECKOV_INSTALLED): requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
+## checkov: the security checks on the packaged template (skips, each with its reason, are Metadata in infra/; README)
+checkov: $(CHECKOV_INSTALLED) package
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true CKV_PARSE_ERROR_FAIL=true $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f build/sam.json
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

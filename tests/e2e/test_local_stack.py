@@ -209,11 +209,13 @@ class LocalAws:
         self.s3 = session.client("s3", endpoint_url=endpoint)
         self.sqs = session.client("sqs", endpoint_url=endpoint)
         self.sns = session.client("sns", endpoint_url=endpoint)
-        # A fresh moto holds exactly what infra/resources.json defines: tips and audit tables, two buckets.
+        # A fresh moto holds exactly what infra/resources.json defines: tips and audit tables, three buckets.
         tables = self.dynamodb.list_tables()["TableNames"]
         assert sorted(name.rsplit("-", 1)[1] for name in tables) == ["audit", "tips"]
         (self.table,) = [name for name in tables if name.endswith("-tips")]
-        (self.bucket,) = [b["Name"] for b in self.s3.list_buckets()["Buckets"] if "-public-media-" not in b["Name"]]
+        buckets = [b["Name"] for b in self.s3.list_buckets()["Buckets"]]
+        assert len(buckets) == 3  # the private media, the public photos and the media's access logs
+        (self.bucket,) = [name for name in buckets if "-media-" in name and "-public-media-" not in name]
         (self.topic,) = [arn for arn in self.topic_arns() if arn.endswith(INBOUND_TOPIC)]
 
     def tips(self) -> list[dict[str, Any]]:

@@ -51,7 +51,8 @@ def test_function_writes_to_its_own_log_group_with_retention_and_encryption(func
     assert logs["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
     # Created before the function: Lambda would otherwise create it first, without retention, and the stack fail.
     assert f"{function_id}Logs" in FUNCTIONS[function_id]["DependsOn"]
-    assert logs["DeletionPolicy"] == "Retain"
+    # Kept when the stack goes; a first deploy that rolls back removes it, so that the retry can create it again.
+    assert (logs["DeletionPolicy"], logs["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
 
 
 def test_log_retention_is_a_parameter_cloudwatch_accepts() -> None:
@@ -171,3 +172,10 @@ def test_officers_must_use_an_authenticator_and_strong_passwords() -> None:
     assert policy["MinimumLength"] >= 12
     assert all(policy[k] for k in ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols"))
     assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+
+
+def test_evidence_survives_the_stack_but_not_a_failed_first_deploy() -> None:
+    # Tables, buckets and logs have fixed names: kept on a failed first create, they would block every retry.
+    kept = {lid: r for lid, r in RESOURCES.items() if "DeletionPolicy" in r}
+    assert {"TipsTable", "AuditTable", "MediaBucket"} <= set(kept)
+    assert {r["DeletionPolicy"] for r in kept.values()} == {"RetainExceptOnCreate"}

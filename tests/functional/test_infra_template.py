@@ -60,6 +60,24 @@ def lambda_timeout(function_name: str) -> int:
     return scoped.lambda_timeout
 
 
+def role_statements(role_id: str) -> list[dict[str, Any]]:
+    """The statements of one function's role (each function has its own, in the merge template)."""
+    return _policy_statements(RESOURCES[role_id])
+
+
+def roles_allowing(action: str, resource: Any | None = None) -> set[str]:
+    """The roles with an Allow of ``action`` (on ``resource``, when given)."""
+    return {
+        role_id
+        for role_id, r in RESOURCES.items()
+        if r["Type"] == "AWS::IAM::Role"
+        for statement in _policy_statements(r)
+        if statement["Effect"] == "Allow"
+        and action in _as_list(statement["Action"])
+        and (resource is None or resource in _as_list(statement.get("Resource", [])))
+    }
+
+
 # --- queues ------------------------------------------------------------------------------------------------
 
 
@@ -145,15 +163,9 @@ def test_async_invocations_have_explicit_retries_age_and_an_on_failure_queue(sou
     # The failed events hold the citizen's number and text: kept no longer than the inbox keeps raw bodies.
     assert 86400 <= queue["Properties"]["MessageRetentionPeriod"] <= 7 * 86400
     # Lambda checks that the role may send to the destination when the config is created.
-    assert "DataAccessPolicy" in invoke_config.get("DependsOn", [])
-    role_policy = RESOURCES["DataAccessPolicy"]["Properties"]
-    assert {"Ref": "DefaultRole"} in role_policy["Roles"]  # receive_sms runs as DefaultRole
-    senders = [
-        s
-        for s in role_policy["PolicyDocument"]["Statement"]
-        if "sqs:SendMessage" in _as_list(s["Action"]) and {"Fn::GetAtt": [queue_id, "Arn"]} in _as_list(s["Resource"])
-    ]
-    assert senders, "the function's role cannot send to its on-failure queue"
+    function_id = invoke_config["Properties"]["FunctionName"]["Ref"]
+    assert f"{function_id}Role" in invoke_config.get("DependsOn", [])
+    assert f"{function_id}Role" in roles_allowing("sqs:SendMessage", {"Fn::GetAtt": [queue_id, "Arn"]})
 
 
 @pytest.mark.parametrize("source", SNS_SOURCES, ids=lambda source: source.name)
@@ -265,17 +277,20 @@ def test_audit_trail_never_expires_and_survives_the_stack() -> None:
     assert not any(isinstance(a, TTLAttribute) for a in AuditItem.get_attributes().values())
     assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table["Properties"]["DeletionProtectionEnabled"] is True
-    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
 
 
 def test_functions_may_only_append_to_the_audit_trail() -> None:
     audit_arn = {"Fn::GetAtt": [referenced(GLOBAL_ENV["AUDIT_TABLE_NAME"]), "Arn"]}
-    allowed, denied = set(), set()
-    for policy in of_type("AWS::IAM::Policy").values():
-        for statement in policy["PolicyDocument"]["Statement"]:
+    allowed, denied, roles = set(), set(), set()
+    for role_id, role in RESOURCES.items():
+        for statement in _policy_statements(role):
             if audit_arn in _as_list(statement.get("Resource", [])):
+                roles.add(role_id)
                 (allowed if statement["Effect"] == "Allow" else denied).update(_as_list(statement["Action"]))
-    # Puts are conditional (attribute_not_exists) in the code; IAM allows nothing that changes or deletes.
+    # Only the API writes the trail. Puts are conditional (attribute_not_exists) in the code; IAM allows nothing
+    # that changes or deletes.
+    assert roles == {"APIHandlerRole"}
     assert allowed == {"dynamodb:PutItem", "dynamodb:Query"}
     assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} <= denied
 
@@ -561,29 +576,31 @@ def test_public_media_settings_and_output_name_the_bucket_and_the_distribution()
 
 
 def test_functions_may_read_and_delete_uploads_and_publish_only_under_wanted() -> None:
-    statements = RESOURCES["DataAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    from shared.wanted import UPLOAD_PREFIX  # uploads/wanted/: the only uploads there are
 
-    def actions_on(resource: dict[str, Any]) -> set[str]:
-        return {
-            action
-            for s in statements
-            if s["Effect"] == "Allow" and resource in _as_list(s.get("Resource", []))
-            for action in _as_list(s["Action"])
-        }
-
-    uploads = {"Fn::Sub": f"${{{BUCKET_ID}.Arn}}/{UPLOADS_PREFIX}*"}
+    uploads = {"Fn::Sub": f"${{{BUCKET_ID}.Arn}}/{UPLOAD_PREFIX}*"}
     published = {"Fn::Sub": f"${{{PUBLIC_BUCKET_ID}.Arn}}/{PUBLISHED_PREFIX}*"}
-    assert actions_on(uploads) == {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}  # PutObject: presigned POSTs
-    assert actions_on(published) == {"s3:PutObject", "s3:DeleteObject"}
-    public_bucket_resources = [
-        r for s in statements for r in _as_list(s.get("Resource", [])) if PUBLIC_BUCKET_ID in json.dumps(r)
-    ]
     bucket = {"Fn::GetAtt": [PUBLIC_BUCKET_ID, "Arn"]}
-    assert public_bucket_resources == [published, bucket]
-    # Listing (to delete every rendition of a closed notice) only under wanted/.
-    [listing] = [s for s in statements if bucket in _as_list(s.get("Resource", []))]
-    assert _as_list(listing["Action"]) == ["s3:ListBucket"]
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{PUBLISHED_PREFIX}*"]}}
+    # The API signs the uploads (presigned POSTs); only the photo pipeline reads, deletes and publishes them.
+    assert roles_allowing("s3:PutObject", uploads) == {"APIHandlerRole"}
+    assert roles_allowing("s3:GetObject", uploads) == roles_allowing("s3:DeleteObject", uploads)
+    assert roles_allowing("s3:GetObject", uploads) == {"ProcessPhotoUploadsRole"}
+    assert roles_allowing("s3:PutObject", published) == {"ProcessPhotoUploadsRole"}
+    # Closing a notice (the API) or replacing its photo (the pipeline) deletes every rendition under wanted/<id>/.
+    assert roles_allowing("s3:DeleteObject", published) == {"ProcessPhotoUploadsRole", "APIHandlerRole"}
+    for role_id in roles_allowing("s3:ListBucket"):
+        [listing] = [s for s in role_statements(role_id) if "s3:ListBucket" in s["Action"]]
+        assert listing["Resource"] == [bucket]
+        assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{PUBLISHED_PREFIX}*"]}}
+    public_objects = {
+        json.dumps(resource)
+        for role_id, r in RESOURCES.items()
+        if r["Type"] == "AWS::IAM::Role"
+        for statement in _policy_statements(r)
+        for resource in _as_list(statement.get("Resource", []))
+        if PUBLIC_BUCKET_ID in json.dumps(resource)
+    }
+    assert public_objects == {json.dumps(published), json.dumps(bucket)}
 
 
 # --- dependencies ----------------------------------------------------------------------------------------------
@@ -646,26 +663,28 @@ def test_the_merge_template_has_no_circular_dependency() -> None:
     assert cycles == []
 
 
-def _statements_by_sid() -> dict[str, dict[str, Any]]:
+def _statements_by_sid() -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for resource in RESOURCES.values():
+        for statement in _policy_statements(resource):
+            if "Sid" in statement:
+                found.setdefault(statement["Sid"], []).append(statement)
+    return found
+
+
+def _roles_with(sid: str) -> set[str]:
     return {
-        statement["Sid"]: statement
-        for resource in RESOURCES.values()
-        for statement in _policy_statements(resource)
-        if "Sid" in statement
+        role_id
+        for role_id, r in RESOURCES.items()
+        if any(statement.get("Sid") == sid for statement in _policy_statements(r))
     }
 
 
-def _roles_with(policy_id: str) -> set[str]:
-    return {role["Ref"] for role in RESOURCES[policy_id]["Properties"]["Roles"]}
-
-
 def test_only_the_email_sync_may_list_alert_topics_subscriptions() -> None:
-    statements = _statements_by_sid()
     prefix = GLOBAL_ENV["ALERT_TOPIC_PREFIX"]["Fn::Sub"]
-
-    managing = statements["AlertSubscriptions"]
-    assert managing["Resource"] == [{"Fn::Sub": prefix + "*"}]
-    assert set(managing["Action"]) == {"sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes"}
+    for managing in _statements_by_sid()["AlertSubscriptions"]:
+        assert managing["Resource"] == [{"Fn::Sub": prefix + "*"}]
+        assert set(managing["Action"]) <= {"sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes"}
     # SNS lists endpoints (numbers, addresses) in clear: only the sync's own role may list, and only alert topics.
     listing = [
         (name, statement)
@@ -674,9 +693,9 @@ def test_only_the_email_sync_may_list_alert_topics_subscriptions() -> None:
         if {"sns:ListSubscriptionsByTopic", "sns:ListSubscriptions", "sns:*", "*"} & set(_as_list(statement["Action"]))
     ]
     assert [(name, s["Action"], s["Resource"]) for name, s in listing] == [
-        ("SubscriptionSyncRole", ["sns:ListSubscriptionsByTopic"], [{"Fn::Sub": prefix + "*"}])
+        ("SyncSubscriptionsRole", ["sns:ListSubscriptionsByTopic"], [{"Fn::Sub": prefix + "*"}])
     ]
-    assert RESOURCES["SyncSubscriptions"]["Properties"]["Role"] == {"Fn::GetAtt": ["SubscriptionSyncRole", "Arn"]}
+    assert RESOURCES["SyncSubscriptions"]["Properties"]["Role"] == {"Fn::GetAtt": ["SyncSubscriptionsRole", "Arn"]}
 
 
 def _policy_statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
@@ -689,36 +708,33 @@ def _policy_statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_sms_to_phone_numbers_may_not_publish_to_any_topic() -> None:
-    statements = _statements_by_sid()
-
-    sms = statements["SmsToPhoneNumbers"]
-
-    # A phone number has no ARN; NotResource keeps this grant off every topic (those have their own statements).
-    assert sms["Action"] == ["sns:Publish"] and "Resource" not in sms
-    assert sms["NotResource"] == [{"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}]
+    for sms in _statements_by_sid()["SmsToPhoneNumbers"]:
+        # A phone number has no ARN; NotResource keeps this grant off every topic (those have their own statements).
+        assert sms["Action"] == ["sns:Publish"] and "Resource" not in sms
+        assert sms["NotResource"] == [{"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}]
 
 
 def test_subscribers_numbers_are_decrypted_only_under_their_own_purpose() -> None:
-    statements = _statements_by_sid()
-
-    contacts = statements["SubscriberContacts"]
-
-    assert contacts["Action"] == ["kms:Decrypt"]
-    assert contacts["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "sampark-subscriber-contact"}}
+    for contacts in _statements_by_sid()["SubscriberContacts"]:
+        assert contacts["Action"] == ["kms:Encrypt", "kms:Decrypt"]
+        assert contacts["Condition"] == {
+            "StringEquals": {"kms:EncryptionContext:purpose": "sampark-subscriber-contact"}
+        }
 
 
 def test_subscriber_data_and_sms_sending_go_only_to_the_roles_that_need_them() -> None:
     # GetSubscriptionAttributes shows an endpoint in clear, like the listing: the reply sender never gets it.
-    assert _roles_with("SubscriberAccessPolicy") == {"DefaultRole", "SubscriptionSyncRole"}
-    assert _roles_with("SmsSendingPolicy") == {"DefaultRole", "ReplySenderRole"}
-    data_access = {s["Sid"] for s in RESOURCES["DataAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
-    assert not {"AlertSubscriptions", "SubscriberContacts", "SmsToPhoneNumbers"} & data_access
+    assert roles_allowing("sns:GetSubscriptionAttributes") == {"APIHandlerRole", "SyncSubscriptionsRole"}
+    # One-time codes (the API) and answers to informants (the reply sender); alerts go through topics.
+    assert _roles_with("SmsToPhoneNumbers") == {"APIHandlerRole", "SendRepliesRole"}
+    # Sign-ups on the web (the API) and SUBSCRIBE/STOP by chat (the delivery recorder) and by SMS.
+    assert _roles_with("SubscriberContacts") == {"APIHandlerRole", "RecordDeliveriesRole", "ReceiveSmsRole"}
 
 
 def test_no_function_may_delete_from_the_tips_table() -> None:
     # Opt-outs are lifted by an update, never deleted (shared/storage/subscriptions.py); expiry is DynamoDB's TTL.
-    tips = _statements_by_sid()["Tips"]
-    assert "dynamodb:DeleteItem" not in tips["Action"] and "dynamodb:BatchWriteItem" not in tips["Action"]
+    for tips in _statements_by_sid()["Tips"]:
+        assert "dynamodb:DeleteItem" not in tips["Action"] and "dynamodb:BatchWriteItem" not in tips["Action"]
 
 
 # --- broadcast events: SNS topic -> social-posts queue (raw) -> post_to_social -------------------------------------
@@ -767,13 +783,15 @@ def test_only_the_broadcast_events_topic_may_send_to_the_social_posts_queue() ->
 
 def test_the_functions_may_publish_broadcast_events() -> None:
     topic_id, _ = topic_named("sampark-broadcast-events")
-    statement = _statements_by_sid()["BroadcastEvents"]
-    assert statement["Action"] == ["sns:Publish"] and statement["Resource"] == [{"Ref": topic_id}]
-    assert {"Ref": "DefaultRole"} in RESOURCES["DataAccessPolicy"]["Properties"]["Roles"]
+    for statement in _statements_by_sid()["BroadcastEvents"]:
+        assert statement["Action"] == ["sns:Publish"] and statement["Resource"] == [{"Ref": topic_id}]
+    # Approving or capturing (the API) and sending (the broadcast sender) announce it.
+    assert _roles_with("BroadcastEvents") == {"APIHandlerRole", "SendBroadcastsRole"}
 
 
 @pytest.mark.parametrize(
-    ("function", "retries"), [("ReceiveSms", 2), ("SyncSubscriptions", 0), ("CountSmsDeliveries", 2)]
+    ("function", "retries"),
+    [("ReceiveSms", 2), ("SyncSubscriptions", 0), ("CountSmsDeliveries", 2), ("CheckChannelHealth", 0)],
 )
 def test_every_asynchronously_invoked_function_has_retries_an_age_and_an_on_failure_destination(function, retries):
     [config] = [
@@ -784,10 +802,4 @@ def test_every_asynchronously_invoked_function_has_retries_an_age_and_an_on_fail
     assert config["MaximumRetryAttempts"] == retries and 60 <= config["MaximumEventAgeInSeconds"] <= 21600
     destination = config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     assert RESOURCES[destination]["Type"] == "AWS::SQS::Queue"
-    allowed = {
-        json.dumps(resource)
-        for statement in RESOURCES["DataAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-        if "sqs:SendMessage" in statement["Action"]
-        for resource in statement["Resource"]
-    }
-    assert json.dumps({"Fn::GetAtt": [destination, "Arn"]}) in allowed
+    assert f"{function}Role" in roles_allowing("sqs:SendMessage", {"Fn::GetAtt": [destination, "Arn"]})
