@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 from typing import Any
 
 from shared import channels, clock, config, notices, privacy, texts
+from shared.aws import queues
 from shared.domain import AckStatus, Channel, FollowUpStatus, OutgoingReply, ReplyAddress
 from shared.errors import ReplyDeferredError, ReplyRejectedError, ReplyUnavailableError
 from shared.observability import count, logger
@@ -48,6 +50,17 @@ def send_acknowledgement(tip_id: str, sender_count: int | None = None) -> str:
     outcome = _send(tip.channel, address, reply, tip_id)
     tips.set_ack_status(tip_id, _ACK_STATUS_BY_OUTCOME[outcome], clock.now())
     return outcome
+
+
+def requeue_pending_acknowledgements(channel: Channel, since: datetime, *, dry_run: bool = False) -> list[str]:
+    """Queue the acknowledgement of every tip of ``channel`` since ``since`` that is still pending (SMS replies wait,
+    failing closed, until the DLT settings exist); the ids of those tips. Safe to repeat: a job finds an
+    acknowledgement sent or claimed and sends nothing."""
+    waiting = tips.tips_awaiting_acknowledgement(channel, since)
+    if waiting and not dry_run:
+        queues.enqueue("REPLIES_QUEUE_URL", [{"tip_id": tip_id} for tip_id in waiting])
+        count("AcknowledgementsRequeued", len(waiting))
+    return waiting
 
 
 def answer_status_query(job: dict[str, Any]) -> str:

@@ -243,6 +243,21 @@ def get_tip_for_reply(tip_id: str) -> TipForReply | None:
     )
 
 
+def tips_awaiting_acknowledgement(channel: Channel, since: datetime) -> list[str]:
+    """Ids of the channel's tips received since ``since`` whose acknowledgement never went out (still pending),
+    oldest first. One Query of the by-channel index, then one consistent read per tip: an operator's step."""
+    from shared.storage.casework import received_key_bound
+
+    models.bind()
+    listed = TipItem.by_channel.query(str(channel), TipItem.received_key >= received_key_bound(since))
+    tip_ids = [item.pk.removeprefix("TIP#") for item in listed]
+    return [
+        tip_id
+        for tip_id in tip_ids
+        if (tip := get_tip_for_reply(tip_id)) is not None and tip.ack_status is AckStatus.PENDING
+    ]
+
+
 def find_tip_by_reference(reference: str) -> TipForReply | None:
     models.bind()
     try:

@@ -7,20 +7,22 @@ would; what the app publishes is read from the real requests (tests/sms_helpers.
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from shared import notices, recording, sms
-from shared.aws import queues
+from shared import clock, notices, recording, sms
 from shared.aws.clients import client
 from shared.channels.sms import INBOUND_TOPIC
 from tests.conftest import load_event
 from tests.helpers import table_items, tips
 from tests.officers import SUPERVISOR, json_of
 from tests.sms_helpers import REGION, attribute_values, record_publishes, sent_sms
+from tools import resend_acks as resend_acks_tool
 from tools.local_stack import DEVELOPMENT_SETTINGS
 
 REFERENCE = "DHN-7K3QM"  # the tip of text_english.json; status_query_*.json ask about it
@@ -152,16 +154,53 @@ def test_without_the_dlt_settings_the_acknowledgement_waits_and_goes_out_once_th
     logs = capsys.readouterr().out
     assert "SMS replies wait for the DLT settings" in logs and "setting SMS_SENDER_ID is not configured" in logs
 
-    # WHEN the district configures them and the acknowledgement job is run again
+    # WHEN the district configures them and runs `make resend-acks` (twice, as an operator might)
     configure_dlt(monkeypatch)
-    [tip] = tips(aws)
-    queues.enqueue("REPLIES_QUEUE_URL", [{"tip_id": tip["tip_id"]["S"]}])
+    assert resend_acks(capsys, "--dry-run") == "would queue 1 pending sms acknowledgement(s) of the last 7 days"
+    dispatcher.drain()
+    assert ack_status(aws) == "pending"
+    assert resend_acks(capsys) == "queued 1 pending sms acknowledgement(s) of the last 7 days"
     dispatcher.drain()
 
     # THEN it goes out, once
     assert ack_status(aws) == "sent"
     (call,) = sms_to_phones(publishes)
     assert attribute_values(call) == dlt_attributes("acknowledgement", **FROM_SENDER_ID)
+    assert resend_acks(capsys) == "queued 0 pending sms acknowledgement(s) of the last 7 days"
+    dispatcher.drain()
+    assert len(sms_to_phones(publishes)) == 1
+
+
+def test_resending_acknowledgements_looks_back_only_the_days_asked(aws, dispatcher, publishes, monkeypatch, capsys):
+    receive(aws, "text_english")
+    dispatcher.drain()
+    configure_dlt(monkeypatch)
+    later = clock.now() + timedelta(days=3)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    assert resend_acks(capsys, "--days", "2") == "queued 0 pending sms acknowledgement(s) of the last 2 days"
+    assert resend_acks(capsys, "--days", "4") == "queued 1 pending sms acknowledgement(s) of the last 4 days"
+    dispatcher.drain()
+    assert ack_status(aws) == "sent"
+
+
+class _Stack:
+    """The deployed stack's resources as CloudFormation names them: here, the test stack's."""
+
+    region_name = REGION
+
+    def client(self, service: str) -> _Stack:
+        assert service == "cloudformation"
+        return self
+
+    def describe_stack_resource(self, StackName: str, LogicalResourceId: str) -> dict[str, Any]:
+        setting = resend_acks_tool.RESOURCES[LogicalResourceId]
+        return {"StackResourceDetail": {"PhysicalResourceId": os.environ[setting]}}
+
+
+def resend_acks(capsys, *arguments: str) -> str:
+    capsys.readouterr()
+    assert resend_acks_tool.main(["--stack-name", "sampark", *arguments], session=_Stack()) == 0
+    return capsys.readouterr().out.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize(
