@@ -803,3 +803,17 @@ def test_every_asynchronously_invoked_function_has_retries_an_age_and_an_on_fail
     destination = config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     assert RESOURCES[destination]["Type"] == "AWS::SQS::Queue"
     assert f"{function}Role" in roles_allowing("sqs:SendMessage", {"Fn::GetAtt": [destination, "Arn"]})
+
+
+def test_the_prod_stage_make_deploy_builds_is_the_tested_stage_with_no_settings_of_its_own() -> None:
+    # Engineering notes §2: a stage's environment variables would override the template's Globals.
+    prod = CHALICE_CONFIG["stages"]["prod"]
+    assert "environment_variables" not in prod and "lambda_functions" not in prod
+    for function_name in [None, *CHALICE_CONFIG["lambda_functions"]]:
+        tested = Config(chalice_stage=DEPLOYED_STAGE, function_name=function_name, config_from_disk=CHALICE_CONFIG)
+        deployed = Config(chalice_stage="prod", function_name=function_name, config_from_disk=CHALICE_CONFIG)
+        assert (deployed.lambda_timeout, deployed.lambda_memory_size) == (
+            tested.lambda_timeout,
+            tested.lambda_memory_size,
+        )
+        assert deployed.manage_iam_role is False  # each function's role is in infra/resources.json
