@@ -37,7 +37,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -63,7 +63,9 @@ BLOCKED = {
     "UPDATE_ROLLBACK_FAILED": "an update's rollback failed: in the CloudFormation console choose Stack actions, "
     "Continue update rollback, then run make deploy again",
 }
-STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+# Lower case: the stack name begins every bucket name, and S3 refuses capitals; 29 characters leave room for
+# "-artifacts-<account>-<region>" within S3's 63.
+STACK_NAME = re.compile(r"[a-z][a-z0-9-]{0,28}")
 CHALICE_CONFIG = package.ROOT / ".chalice" / "config.json"
 BUILD_DIR = package.ROOT / "build"  # a stage builds into build/<stage>/: sam.json, deployment.zip, packaged.json
 LOCAL_STAGES = {"local"}  # for chalice local only: its settings are not meant for AWS
@@ -108,7 +110,9 @@ def parse_arguments(argv: Sequence[str] | None, stdin: TextIO) -> Options:
     parser.add_argument("--yes", action="store_true", help="execute the change set without asking")
     arguments = parser.parse_args(argv)
     if not STACK_NAME.fullmatch(arguments.stack_name):
-        parser.error("--stack-name: letters, digits and hyphens, starting with a letter, at most 128 characters")
+        parser.error(
+            "--stack-name: lower-case letters, digits and hyphens, starting with a letter, at most 29 characters"
+        )
     if (arguments.spend_limit is None) != (arguments.sender_id is None):
         parser.error("--spend-limit and --sender-id go together (or leave both out and run make sms-settings later)")
     if arguments.spend_limit is not None and arguments.spend_limit < 1:
@@ -495,6 +499,44 @@ def print_outputs_and_next_steps(stack: dict[str, Any], options: Options, region
         say(f"  4. make sms-settings STACK={options.stack_name} SPEND_LIMIT=<USD a month> SENDER_ID=<DLT header>")
 
 
+# Lambda refuses a reservation that leaves fewer than 100 executions unreserved in the account.
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+MINIMUM_UNRESERVED = 100
+API_CONCURRENCY = "ApiReservedConcurrency"
+
+
+def fit_api_concurrency(
+    lambda_client: Any, template: dict[str, Any], given: dict[str, str], kind: str
+) -> dict[str, str]:
+    """On a first deploy without an explicit ApiReservedConcurrency, 0 (no reservation) when the account cannot
+    spare the default, so that a new account (limit 10) deploys; the given parameters, possibly with that one."""
+    declared = (template.get("Parameters") or {}).get(API_CONCURRENCY)
+    if kind != "CREATE" or declared is None or API_CONCURRENCY in given:
+        return given
+    wanted = int(declared["Default"])
+    unreserved = lambda_client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"]
+    if unreserved - wanted >= MINIMUM_UNRESERVED:
+        return given
+    warn(
+        f"this account has {unreserved} unreserved Lambda executions: the API gets no reserved concurrency "
+        f"({API_CONCURRENCY}=0) for now; ask Service Quotas for more (1,000 is usual), then deploy again with "
+        f'PARAMETERS="{API_CONCURRENCY}={wanted}"'
+    )
+    return {**given, API_CONCURRENCY: "0"}
+
+
+DATA_PROTECTION = "DataDeletionProtection"
+
+
+def unprotected_on_create(template: dict[str, Any], given: dict[str, str], kind: str) -> dict[str, str]:
+    """A stack is created with its tables' and user pool's deletion protection off: if the first create fails,
+    CloudFormation can then roll back (protected resources cannot be deleted, which would leave ROLLBACK_FAILED and
+    names the retry cannot reuse). deploy() turns it on right after a successful create."""
+    if kind != "CREATE" or DATA_PROTECTION not in (template.get("Parameters") or {}) or DATA_PROTECTION in given:
+        return given
+    return {**given, DATA_PROTECTION: "false"}
+
+
 def deploy(
     options: Options,
     session: Any,
@@ -536,7 +578,9 @@ def deploy(
     )
 
     say("\n==> 3/4 CloudFormation")
-    parameters = change_set_parameters(template, options.parameters, stack, kind)
+    given = fit_api_concurrency(session.client("lambda", region_name=region), template, options.parameters, kind)
+    given = unprotected_on_create(template, given, kind)
+    parameters = change_set_parameters(template, given, stack, kind)
     created_at = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     response = cloudformation.create_change_set(
         StackName=options.stack_name,
@@ -581,6 +625,10 @@ def deploy(
                 warn(f"Before the next try: {BLOCKED[final['StackStatus']]}.")
             return 1
         say(f"The stack {options.stack_name} is {final['StackStatus']}.")
+        if given.get(DATA_PROTECTION) == "false" and DATA_PROTECTION not in options.parameters:
+            say("\nThe stack exists: now turning on deletion protection of the tables and the user pool (an update).")
+            protected = replace(options, yes=True, parameters={**options.parameters, DATA_PROTECTION: "true"})
+            return deploy(protected, session, region, ask=ask, sleep=sleep)
 
     post_deploy(options, region, session)
     stack = describe_stack(cloudformation, options.stack_name)

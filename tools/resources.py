@@ -183,11 +183,32 @@ class LocalStack:
                 return self.physical[argument[0]][argument[1]]
             if function == "Fn::Sub":
                 return self._sub(argument)
+            if function == "Fn::If":
+                condition, when_true, when_false = argument
+                return self.resolve(when_true if self._holds(condition) else when_false)
         if isinstance(value, dict):
             return {key: self.resolve(item) for key, item in value.items()}
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
         return value
+
+    def _holds(self, condition: str) -> bool:
+        """A template condition, with every parameter at its default (the local stack takes no parameters)."""
+        return bool(self._evaluate(self.template["Conditions"][condition]))
+
+    def _evaluate(self, expression: Any) -> Any:
+        if isinstance(expression, dict) and len(expression) == 1:
+            ((function, argument),) = expression.items()
+            if function == "Fn::Equals":
+                left, right = (str(self._evaluate(item)) for item in argument)
+                return left == right
+            if function == "Fn::Not":
+                return not self._evaluate(argument[0])
+            if function == "Ref" and argument in self.template.get("Parameters", {}):
+                return self.template["Parameters"][argument]["Default"]
+        if isinstance(expression, dict | list):
+            raise NotImplementedError(f"local conditions support Fn::Equals, Fn::Not and parameters: {expression}")
+        return expression
 
     def _ref(self, name: str) -> str:
         pseudo = {

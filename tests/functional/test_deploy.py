@@ -599,3 +599,68 @@ def test_the_package_is_built_for_the_given_stage(monkeypatch, tmp_path):
     assert command[command.index("--stage") + 1] == "prod"
     package._run_chalice_package(tmp_path, package.STAGE)
     assert commands[1][commands[1].index("--stage") + 1] == "dev"
+
+
+class _Lambda:
+    def __init__(self, unreserved: int) -> None:
+        self.unreserved, self.calls = unreserved, 0
+
+    def get_account_settings(self) -> dict[str, Any]:
+        self.calls += 1
+        return {"AccountLimit": {"UnreservedConcurrentExecutions": self.unreserved}}
+
+
+API_TEMPLATE = {"Parameters": {"ApiReservedConcurrency": {"Type": "Number", "Default": 50}}}
+
+
+@pytest.mark.parametrize(
+    ("unreserved", "given", "kind", "expected"),
+    [
+        pytest.param(10, {}, "CREATE", {"ApiReservedConcurrency": "0"}, id="new-account-limit-10"),
+        pytest.param(149, {}, "CREATE", {"ApiReservedConcurrency": "0"}, id="one-short-of-100-left"),
+        pytest.param(150, {}, "CREATE", {}, id="exactly-100-left"),
+        pytest.param(1000, {}, "CREATE", {}, id="raised-quota"),
+        pytest.param(10, {"ApiReservedConcurrency": "5"}, "CREATE", {"ApiReservedConcurrency": "5"}, id="explicit"),
+        pytest.param(10, {}, "UPDATE", {}, id="update-keeps-its-value"),
+    ],
+)
+def test_a_first_deploy_reserves_api_concurrency_only_where_the_account_can_spare_it(
+    unreserved, given, kind, expected, capsys
+) -> None:
+    lambda_client = _Lambda(unreserved)
+    assert deploy.fit_api_concurrency(lambda_client, API_TEMPLATE, dict(given), kind) == expected
+    if expected.get("ApiReservedConcurrency") == "0" and not given:
+        assert "Service Quotas" in capsys.readouterr().err + capsys.readouterr().out
+    if given or kind == "UPDATE":
+        assert lambda_client.calls == 0
+
+
+def test_a_new_stack_is_created_unprotected_then_protected_by_a_second_update(
+    moto, builds, post_deploy_steps, monkeypatch
+):
+    # Protected tables and user pools cannot be deleted: a failed first create would end ROLLBACK_FAILED.
+    protection = {"Type": "String", "Default": "true", "AllowedValues": ["true", "false"]}
+    monkeypatch.setitem(TEMPLATE_PARAMETERS, "DataDeletionProtection", protection)
+    cloudformation = FakeCloudFormation(script=succeeding("CREATE"))
+    status, _ = run(cloudformation, "--yes")
+    assert status == 0
+
+    first, second = [params for name, params in cloudformation.calls if name == "create_change_set"]
+    assert first["ChangeSetType"] == "CREATE"
+    assert {"ParameterKey": "DataDeletionProtection", "ParameterValue": "false"} in first["Parameters"]
+    assert second["ChangeSetType"] == "UPDATE"
+    assert {"ParameterKey": "DataDeletionProtection", "ParameterValue": "true"} in second["Parameters"]
+    assert cloudformation.operations().count("execute_change_set") == 2
+    assert [step for step, *_ in post_deploy_steps] == ["area_topics"]  # once, after both
+
+
+def test_an_update_keeps_the_stacks_protection(moto, builds, post_deploy_steps, monkeypatch):
+    protection = {"Type": "String", "Default": "true", "AllowedValues": ["true", "false"]}
+    monkeypatch.setitem(TEMPLATE_PARAMETERS, "DataDeletionProtection", protection)
+    previous = [{"ParameterKey": "DataDeletionProtection", "ParameterValue": "true"}]
+    cloudformation = FakeCloudFormation("UPDATE_COMPLETE", script=succeeding(), parameters=previous)
+    status, _ = run(cloudformation, "--yes")
+    assert status == 0
+    assert {"ParameterKey": "DataDeletionProtection", "UsePreviousValue": True} in cloudformation.created()[
+        "Parameters"
+    ]

@@ -276,7 +276,9 @@ def test_audit_trail_never_expires_and_survives_the_stack() -> None:
     assert "TimeToLiveSpecification" not in table["Properties"]
     assert not any(isinstance(a, TTLAttribute) for a in AuditItem.get_attributes().values())
     assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    # Protected once the stack exists (make deploy creates it unprotected so that a failed first create rolls back).
+    assert table["Properties"]["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectsData", True, False]}
+    assert TEMPLATE["Parameters"]["DataDeletionProtection"]["Default"] == "true"
     assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
 
 
@@ -588,10 +590,13 @@ def test_functions_may_read_and_delete_uploads_and_publish_only_under_wanted() -
     assert roles_allowing("s3:PutObject", published) == {"ProcessPhotoUploadsRole"}
     # Closing a notice (the API) or replacing its photo (the pipeline) deletes every rendition under wanted/<id>/.
     assert roles_allowing("s3:DeleteObject", published) == {"ProcessPhotoUploadsRole", "APIHandlerRole"}
-    for role_id in roles_allowing("s3:ListBucket"):
-        [listing] = [s for s in role_statements(role_id) if "s3:ListBucket" in s["Action"]]
-        assert listing["Resource"] == [bucket]
+    for role_id in roles_allowing("s3:ListBucket", bucket):
+        [listing] = [s for s in role_statements(role_id) if bucket in _as_list(s.get("Resource", []))]
+        assert listing["Action"] == ["s3:ListBucket"]
         assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{PUBLISHED_PREFIX}*"]}}
+    # The private bucket may be listed only where a missing object must read as missing (404, not 403).
+    private = {"Fn::GetAtt": [BUCKET_ID, "Arn"]}
+    assert roles_allowing("s3:ListBucket", private) == {"RecordDeliveriesRole", "ProcessPhotoUploadsRole"}
     public_objects = {
         json.dumps(resource)
         for role_id, r in RESOURCES.items()
