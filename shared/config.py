@@ -2,16 +2,16 @@
 
 Every setting has one name, the same locally and in AWS. A value is looked up, on first use only, in:
 1. the process environment (``make run`` and tests set it there);
-2. for secrets, the JSON secret named by ``SECRETS_ID`` in AWS Secrets Manager (read once, then cached);
+2. for secrets, the JSON secret named by ``SECRETS_ID`` in AWS Secrets Manager (cached for 5 minutes);
 3. the defaults below.
 Nothing is read at import time, so a handler imports with no environment at all.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
+import time
 from urllib.parse import urlsplit
 
 from shared.errors import ConfigurationError
@@ -130,11 +130,18 @@ def get_url(name: str) -> str:
     return value
 
 
-@functools.cache
+# A changed secret (a new token, the DLT settings) reaches warm functions within this time, without a redeploy.
+SECRET_CACHE_SECONDS = 300
+_secret_cache: dict[str, tuple[float, dict[str, str]]] = {}
+
+
 def _secret_values() -> dict[str, str]:
     secret_id = os.environ.get("SECRETS_ID")
     if not secret_id:
         return {}
+    cached = _secret_cache.get(secret_id)
+    if cached is not None and time.monotonic() - cached[0] < SECRET_CACHE_SECONDS:
+        return cached[1]
     from shared.aws.clients import client  # deferred: only AWS deployments read the secret
 
     response = client("secretsmanager").get_secret_value(SecretId=secret_id)
@@ -142,9 +149,11 @@ def _secret_values() -> dict[str, str]:
         values = json.loads(response["SecretString"])
     except (KeyError, ValueError) as error:
         raise ConfigurationError("the Secrets Manager secret must be a JSON object") from error
-    return {key: str(value) for key, value in values.items()}
+    fresh = {key: str(value) for key, value in values.items()}
+    _secret_cache[secret_id] = (time.monotonic(), fresh)
+    return fresh
 
 
 def reset() -> None:
     """Forget cached secrets (tests, or after a rotation)."""
-    _secret_values.cache_clear()
+    _secret_cache.clear()
