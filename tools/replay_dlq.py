@@ -409,6 +409,8 @@ def main(argv: Sequence[str] | None = None, session: Any = None, wait_seconds: i
     import boto3
 
     session = session or boto3.Session()
+    if session.region_name is None:  # the stack lives in Mumbai unless the shell or profile says otherwise
+        session = boto3.Session(region_name="ap-south-1")
     sqs = session.client("sqs")
     try:
         queue = resolve_queue(sqs, session.client("cloudformation"), arguments.queue.strip(), arguments.stack_name)

@@ -44,8 +44,10 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
         import boto3
 
         session = boto3.session.Session()
+        if session.region_name is None:  # the stack lives in Mumbai unless the shell or profile says otherwise
+            session = boto3.session.Session(region_name="ap-south-1")
+    os.environ.setdefault("AWS_DEFAULT_REGION", session.region_name)
     os.environ.update(settings_of_stack(session.client("cloudformation"), arguments.stack_name))
-    os.environ.setdefault("AWS_DEFAULT_REGION", session.region_name or "ap-south-1")
 
     from shared import clock, replies
 
