@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from tools.resources import condition_holds
+
 REGION = "ap-south-1"
 ACCOUNT_ID = "123456789012"  # moto's
 PARTITION = "aws"
@@ -877,23 +879,7 @@ class Policies:
         return "Condition" not in resource or self._condition_named(resource["Condition"])
 
     def _condition_named(self, name: str) -> bool:
-        return bool(self._evaluate(self.template.get("Conditions", {})[name]))
-
-    def _evaluate(self, expression: Any) -> Any:
-        if isinstance(expression, dict) and len(expression) == 1:
-            ((function, argument),) = expression.items()
-            if function == "Fn::Equals":
-                left, right = (self._evaluate(a) for a in argument)
-                return str(left) == str(right)
-            if function == "Fn::Not":
-                return not self._evaluate(argument[0])
-            if function == "Fn::And":
-                return all(self._evaluate(a) for a in argument)
-            if function == "Fn::Or":
-                return any(self._evaluate(a) for a in argument)
-            if function == "Condition":
-                return self._condition_named(argument)
-        return self.resolve(expression)
+        return condition_holds(self.template, name)
 
     def _global(self, name: str) -> Any:
         return self.template.get("Globals", {}).get("Function", {}).get(name)

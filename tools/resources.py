@@ -185,30 +185,12 @@ class LocalStack:
                 return self._sub(argument)
             if function == "Fn::If":
                 condition, when_true, when_false = argument
-                return self.resolve(when_true if self._holds(condition) else when_false)
+                return self.resolve(when_true if condition_holds(self.template, condition) else when_false)
         if isinstance(value, dict):
             return {key: self.resolve(item) for key, item in value.items()}
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
         return value
-
-    def _holds(self, condition: str) -> bool:
-        """A template condition, with every parameter at its default (the local stack takes no parameters)."""
-        return bool(self._evaluate(self.template["Conditions"][condition]))
-
-    def _evaluate(self, expression: Any) -> Any:
-        if isinstance(expression, dict) and len(expression) == 1:
-            ((function, argument),) = expression.items()
-            if function == "Fn::Equals":
-                left, right = (str(self._evaluate(item)) for item in argument)
-                return left == right
-            if function == "Fn::Not":
-                return not self._evaluate(argument[0])
-            if function == "Ref" and argument in self.template.get("Parameters", {}):
-                return self.template["Parameters"][argument]["Default"]
-        if isinstance(expression, dict | list):
-            raise NotImplementedError(f"local conditions support Fn::Equals, Fn::Not and parameters: {expression}")
-        return expression
 
     def _ref(self, name: str) -> str:
         pseudo = {
@@ -449,6 +431,32 @@ class LocalStack:
         properties = self._properties(logical_id)
         self.session.client("cognito-idp").create_group(**properties)
         self.physical[logical_id] = {"Ref": properties["GroupName"]}
+
+
+def condition_holds(template: dict[str, Any], name: str) -> bool:
+    """A template condition, with every parameter at its default (local stacks and tests take no parameters)."""
+
+    def evaluate(expression: Any) -> Any:
+        if isinstance(expression, dict) and len(expression) == 1:
+            ((function, argument),) = expression.items()
+            if function == "Fn::Equals":
+                left, right = (str(evaluate(item)) for item in argument)
+                return left == right
+            if function == "Fn::Not":
+                return not evaluate(argument[0])
+            if function == "Fn::And":
+                return all(evaluate(item) for item in argument)
+            if function == "Fn::Or":
+                return any(evaluate(item) for item in argument)
+            if function == "Condition":
+                return condition_holds(template, argument)
+            if function == "Ref" and argument in template.get("Parameters", {}):
+                return template["Parameters"][argument]["Default"]
+        if isinstance(expression, dict | list):
+            raise NotImplementedError(f"conditions here know Fn::Equals/Not/And/Or and parameters: {expression}")
+        return expression
+
+    return bool(evaluate(template["Conditions"][name]))
 
 
 def _encryption_by_default(by_default: dict[str, Any]) -> dict[str, Any]:
